@@ -3,7 +3,7 @@
 use regex::Regex;
 
 use crate::facts::Facts;
-use crate::glob::Glob;
+use crate::glob::GlobList;
 use crate::segment::Segment;
 
 /// A segment with the derived views conditions need, computed once per evaluation.
@@ -149,10 +149,12 @@ impl PathPattern {
         if raw.is_empty() {
             return Err("an empty path".into());
         }
-        if !(raw.starts_with('/') || raw == "~" || raw.starts_with("~/")) {
-            return Err(format!("path `{raw}` must be absolute or start with `~/`"));
+        if !(raw.starts_with('/') || raw == "~" || raw.starts_with("~/") || raw == "." || raw.starts_with("./")) {
+            return Err(format!("path `{raw}` must be absolute, or start with `~/` (home) or `./` (working directory)"));
         }
-        let raw = if raw.starts_with('~') {
+        let raw = if raw == "." || raw.starts_with("./") {
+            raw.trim_end_matches('/').to_owned()
+        } else if raw.starts_with('~') {
             let trimmed = raw.trim_end_matches('/');
             if trimmed.is_empty() { "~".to_owned() } else { trimmed.to_owned() }
         } else {
@@ -161,9 +163,12 @@ impl PathPattern {
         Ok(PathPattern { raw })
     }
 
-    fn resolve(&self, home: Option<&str>) -> Option<String> {
+    fn resolve(&self, home: Option<&str>, cwd: &str) -> Option<String> {
         if let Some(rest) = self.raw.strip_prefix('~') {
             return Some(normalize(&format!("{}{rest}", home?)));
+        }
+        if let Some(rest) = self.raw.strip_prefix('.') {
+            return Some(normalize(&format!("{cwd}{rest}")));
         }
         Some(self.raw.clone())
     }
@@ -214,6 +219,20 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
     }
 }
 
+/// Calls `f` with the forms of an argument a path glob may be written against: as typed, resolved
+/// to an absolute path, and that path with the home directory written as `~`.
+fn path_forms(arg: &str, cwd: &str, home: Option<&str>, f: impl FnOnce(&[&str]) -> bool) -> bool {
+    let Some(resolved) = resolve_arg(arg, cwd, home) else { return f(&[arg]) };
+    let tilde = home.and_then(|h| {
+        let rest = resolved.strip_prefix(h)?;
+        (rest.is_empty() || rest.starts_with('/')).then(|| format!("~{rest}"))
+    });
+    match &tilde {
+        Some(t) => f(&[arg, &resolved, t]),
+        None => f(&[arg, &resolved]),
+    }
+}
+
 fn is_under(path: &str, base: &str) -> bool {
     base == "/" && path.starts_with('/')
         || path == base
@@ -223,17 +242,20 @@ fn is_under(path: &str, base: &str) -> bool {
 /// Compiled conditions; all given must hold.
 #[derive(Debug, Default)]
 pub struct Conditions {
+    pub(crate) program: GlobList,
     pub(crate) regex: Option<Regex>,
     pub(crate) contains: Vec<String>,
     pub(crate) prefix: Vec<String>,
     pub(crate) subcommand: Vec<Vec<String>>,
     pub(crate) flags: Vec<FlagSpec>,
-    pub(crate) args: Vec<Glob>,
-    pub(crate) positional: Vec<Glob>,
+    pub(crate) args: GlobList,
+    pub(crate) positional: GlobList,
+    pub(crate) last_positional: GlobList,
+    pub(crate) last_path_under: Vec<PathPattern>,
     pub(crate) paths_under: Vec<PathPattern>,
     pub(crate) paths_equal: Vec<PathPattern>,
     pub(crate) all_paths_under: Vec<PathPattern>,
-    pub(crate) writes_to: Vec<Glob>,
+    pub(crate) writes_to: GlobList,
     pub(crate) stdin_from: Vec<String>,
     pub(crate) in_pipeline: Option<bool>,
     pub(crate) calls_own_function: Option<bool>,
@@ -254,6 +276,9 @@ impl Conditions {
     pub fn check(&self, view: &SegmentView<'_>, facts: &dyn Facts) -> Result<(), &'static str> {
         let seg = view.seg;
         let home = facts.home();
+        if !self.program.is_empty() && !self.program.is_match_any(&[&seg.program]) {
+            return Err("program");
+        }
         if let Some(re) = &self.regex {
             if !re.is_match(&view.text) {
                 return Err("regex");
@@ -279,18 +304,33 @@ impl Conditions {
                 return Err("flags");
             }
         }
-        if !self.args.is_empty() && !seg.args.iter().any(|a| self.args.iter().any(|g| g.is_match(a))) {
+        if !self.args.is_empty() && !seg.args.iter().any(|a| self.args.is_match_any(&[a])) {
             return Err("args");
         }
         if !self.positional.is_empty()
-            && !view.positionals().any(|(_, a)| self.positional.iter().any(|g| g.is_match(a)))
+            && !view.positionals().any(|(_, a)| path_forms(a, view.cwd, home, |forms| self.positional.is_match_any(forms)))
         {
             return Err("positional");
+        }
+        if !self.last_positional.is_empty() || !self.last_path_under.is_empty() {
+            let last = view.positionals().last().map(|(_, a)| a);
+            if !self.last_positional.is_empty()
+                && !last.is_some_and(|a| path_forms(a, view.cwd, home, |forms| self.last_positional.is_match_any(forms)))
+            {
+                return Err("last_positional");
+            }
+            if !self.last_path_under.is_empty()
+                && !last.and_then(|a| resolve_arg(a, view.cwd, home)).is_some_and(|p| {
+                    self.last_path_under.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(&p, &b)))
+                })
+            {
+                return Err("last_path_under");
+            }
         }
         if !self.paths_under.is_empty() {
             let ok = view.positionals().any(|(_, a)| {
                 resolve_arg(a, view.cwd, home).is_some_and(|p| {
-                    self.paths_under.iter().any(|pat| pat.resolve(home).is_some_and(|b| is_under(&p, &b)))
+                    self.paths_under.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(&p, &b)))
                 })
             });
             if !ok {
@@ -300,7 +340,7 @@ impl Conditions {
         if !self.paths_equal.is_empty() {
             let ok = view.positionals().any(|(_, a)| {
                 resolve_arg(a, view.cwd, home)
-                    .is_some_and(|p| self.paths_equal.iter().any(|pat| pat.resolve(home).is_some_and(|b| p == b)))
+                    .is_some_and(|p| self.paths_equal.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| p == b)))
             });
             if !ok {
                 return Err("paths_equal");
@@ -311,7 +351,7 @@ impl Conditions {
             let all = view.positionals().all(|(_, a)| {
                 any = true;
                 resolve_arg(a, view.cwd, home).is_some_and(|p| {
-                    self.all_paths_under.iter().any(|pat| pat.resolve(home).is_some_and(|b| is_under(&p, &b)))
+                    self.all_paths_under.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(&p, &b)))
                 })
             });
             if !(any && all) {
@@ -319,12 +359,7 @@ impl Conditions {
             }
         }
         if !self.writes_to.is_empty() {
-            let ok = seg.writes.iter().any(|w| {
-                let resolved = resolve_arg(w, view.cwd, home);
-                self.writes_to
-                    .iter()
-                    .any(|g| g.is_match(w) || resolved.as_deref().is_some_and(|r| g.is_match(r)))
-            });
+            let ok = seg.writes.iter().any(|w| path_forms(w, view.cwd, home, |forms| self.writes_to.is_match_any(forms)));
             if !ok {
                 return Err("writes_to");
             }
@@ -363,7 +398,7 @@ impl Conditions {
         }
         if !self.cwd_under.is_empty() {
             let cwd = normalize(view.cwd);
-            if !self.cwd_under.iter().any(|p| p.resolve(home).is_some_and(|b| is_under(&cwd, &b))) {
+            if !self.cwd_under.iter().any(|p| p.resolve(home, view.cwd).is_some_and(|b| is_under(&cwd, &b))) {
                 return Err("cwd_under");
             }
         }
@@ -389,6 +424,9 @@ impl Conditions {
     /// True when no condition is given.
     pub fn is_empty(&self) -> bool {
         self.regex.is_none()
+            && self.program.is_empty()
+            && self.last_positional.is_empty()
+            && self.last_path_under.is_empty()
             && self.contains.is_empty()
             && self.prefix.is_empty()
             && self.subcommand.is_empty()

@@ -130,6 +130,10 @@ pub struct ExamplesDef {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionsDef {
+    /// Program names (globs allowed); the segment's program must be one of them. Mostly useful
+    /// inside `any`, to give alternatives per program.
+    #[serde(default)]
+    pub program: Vec<Spanned<String>>,
     /// A regex the segment's command line must match.
     pub regex: Option<Spanned<String>>,
     /// Substrings; the command line must contain one of them.
@@ -150,6 +154,12 @@ pub struct ConditionsDef {
     /// Globs; some positional argument must match one.
     #[serde(default)]
     pub positional: Vec<Spanned<String>>,
+    /// Globs; the last positional argument (the destination of `cp`, `mv`…) must match one.
+    #[serde(default)]
+    pub last_positional: Vec<Spanned<String>>,
+    /// The last positional argument, as a path, must resolve under or equal to one of these.
+    #[serde(default)]
+    pub last_path_under: Vec<Spanned<String>>,
     /// Some positional argument, as a path, must resolve under or equal to one of these.
     #[serde(default)]
     pub paths_under: Vec<Spanned<String>>,

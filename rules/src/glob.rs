@@ -107,6 +107,36 @@ impl Glob {
     }
 }
 
+/// A list of globs where entries starting with `!` exclude: a text matches when it matches some
+/// plain entry and no `!` entry (`[".env*", "!.env.example"]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlobList {
+    include: Vec<Glob>,
+    exclude: Vec<Glob>,
+}
+
+impl GlobList {
+    /// Adds a pattern (`!pattern` excludes).
+    pub fn push(&mut self, pattern: &str) -> Result<(), GlobError> {
+        match pattern.strip_prefix('!') {
+            Some(p) => self.exclude.push(Glob::new(p)?),
+            None => self.include.push(Glob::new(pattern)?),
+        }
+        Ok(())
+    }
+
+    /// True when no pattern was given.
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+
+    /// True when any of `candidates` (forms of one text) matches an include and none an exclude.
+    pub fn is_match_any(&self, candidates: &[&str]) -> bool {
+        candidates.iter().any(|c| self.include.iter().any(|g| g.is_match(c)))
+            && !candidates.iter().any(|c| self.exclude.iter().any(|g| g.is_match(c)))
+    }
+}
+
 fn matches_tokens(tokens: &[Token], text: &str) -> bool {
     let text: Vec<char> = text.chars().collect();
     // Iterative matcher with backtracking to the last star.
@@ -177,6 +207,17 @@ mod tests {
         assert!(!m(r"\*", "a"));
         assert!(m("+*", "+main"));
         assert!(m("[0-9]", "7"));
+    }
+
+    #[test]
+    fn lists_with_exclusions() {
+        let mut l = GlobList::default();
+        l.push(".env*").unwrap();
+        l.push("!.env.example").unwrap();
+        assert!(l.is_match_any(&[".env"]));
+        assert!(l.is_match_any(&["config/.env.local"]));
+        assert!(!l.is_match_any(&[".env.example"]));
+        assert!(!l.is_match_any(&["README.md"]));
     }
 
     #[test]

@@ -122,3 +122,13 @@ pub enum ApprovalScope {
     /// Each run needs its own approval.
     Once,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn builtin_rules_load_and_their_examples_hold() {
+        if let Err(e) = crate::RuleSet::load(&[crate::Source::builtin()]) {
+            panic!("built-in rules failed to load:\n{e}");
+        }
+    }
+}

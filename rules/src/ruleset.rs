@@ -9,7 +9,7 @@ use toml::Spanned;
 use crate::condition::{Conditions, FlagSpec, PathPattern, SegmentView};
 use crate::facts::{EXAMPLE_CWD, Facts, StaticFacts};
 use crate::file::{ActionDef, ApprovalScopeDef, ConditionsDef, ContextDef, RuleFile};
-use crate::glob::Glob;
+use crate::glob::{Glob, GlobList};
 use crate::segment::{self, Segment};
 use crate::{Action, ApprovalScope, Context, RuleContext};
 
@@ -579,16 +579,14 @@ impl Ctx<'_> {
         }
     }
 
-    fn globs(&mut self, field: &str, list: &[Spanned<String>]) -> Vec<Glob> {
-        list.iter()
-            .filter_map(|s| match Glob::new(s.get_ref()) {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    self.error(s.span().start, field, e.to_string());
-                    None
-                }
-            })
-            .collect()
+    fn globs(&mut self, field: &str, list: &[Spanned<String>]) -> GlobList {
+        let mut out = GlobList::default();
+        for s in list {
+            if let Err(e) = out.push(s.get_ref()) {
+                self.error(s.span().start, field, e.to_string());
+            }
+        }
+        out
     }
 
     fn paths(&mut self, field: &str, list: &[Spanned<String>]) -> Vec<PathPattern> {
@@ -605,6 +603,9 @@ impl Ctx<'_> {
 
     fn conditions(&mut self, def: &ConditionsDef) -> Conditions {
         Conditions {
+            program: self.globs("program", &def.program),
+            last_positional: self.globs("last_positional", &def.last_positional),
+            last_path_under: self.paths("last_path_under", &def.last_path_under),
             regex: self.regex("regex", &def.regex),
             contains: def.contains.clone(),
             prefix: def.prefix.clone(),
