@@ -1,0 +1,121 @@
+//! `safeshell check`: evaluate commands in-process and print the decision.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context as _, Result};
+use safeshell_rules::{Action, CommandInput, Evaluation, RuleSet};
+use serde_json::json;
+
+use crate::facts::SystemFacts;
+use crate::{CheckArgs, paths, resolve_cwd};
+
+/// The exit status for a decision.
+pub fn exit_code(action: Action) -> u8 {
+    match action {
+        Action::Allow => 0,
+        Action::Deny => 1,
+        Action::RequireApproval => 2,
+        Action::Redirect => 3,
+    }
+}
+
+/// Loads the rules in effect for `cwd`, failing with every error found.
+pub fn load_rules(cwd: &std::path::Path) -> Result<RuleSet> {
+    let sources = paths::sources_for(cwd)?;
+    Ok(RuleSet::load(&sources)?)
+}
+
+pub fn run(args: CheckArgs) -> Result<u8> {
+    let cwd = resolve_cwd(args.cwd)?;
+    let rules = load_rules(&cwd)?;
+    let context = args.context.to_rules();
+    let cwd_str = cwd.to_string_lossy().into_owned();
+    let facts = SystemFacts::current(&cwd);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.batch {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let line = line.context("cannot read stdin")?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let e = rules.evaluate(CommandInput::Shell(&line), context, &cwd_str, &facts);
+            if args.json {
+                writeln!(out, "{}", to_json(&line, context, &cwd_str, &e))?;
+            } else {
+                writeln!(out, "{}\t{}\t{}", e.action.as_str(), e.rule.as_deref().unwrap_or("-"), line)?;
+            }
+        }
+        return Ok(0);
+    }
+    let command = args.command.join(" ");
+    let e = rules.evaluate(CommandInput::Shell(&command), context, &cwd_str, &facts);
+    if args.json {
+        writeln!(out, "{}", to_json(&command, context, &cwd_str, &e))?;
+    } else {
+        write_human(&mut out, &e)?;
+    }
+    Ok(exit_code(e.action))
+}
+
+fn to_json(command: &str, context: safeshell_rules::Context, cwd: &str, e: &Evaluation) -> serde_json::Value {
+    json!({
+        "command": command,
+        "context": context.as_str(),
+        "cwd": cwd,
+        "decision": e.action.as_str(),
+        "rule": e.rule,
+        "reason": e.reason,
+        "segment": e.segment,
+        "redirect": e.redirect,
+        "approval_scope": match e.approval_scope {
+            safeshell_rules::ApprovalScope::Session => "session",
+            safeshell_rules::ApprovalScope::Once => "once",
+        },
+        "segments": e.segments.iter().map(|s| json!({
+            "text": s.text,
+            "program": s.program,
+            "via": s.via,
+            "decision": s.action.as_str(),
+            "unverifiable": s.unverifiable,
+            "matches": s.matches.iter().map(|m| json!({
+                "rule": m.rule,
+                "decision": m.action.as_str(),
+                "reason": m.reason,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn write_human(out: &mut impl Write, e: &Evaluation) -> Result<()> {
+    let label = match e.action {
+        Action::Allow => "ALLOW",
+        Action::Deny => "DENY",
+        Action::RequireApproval => "REQUIRE APPROVAL",
+        Action::Redirect => "REDIRECT",
+    };
+    match &e.rule {
+        Some(rule) => writeln!(out, "{label} (rule {rule})")?,
+        None => writeln!(out, "{label}")?,
+    }
+    writeln!(out, "reason: {}", e.reason)?;
+    if let Some(r) = &e.redirect {
+        writeln!(out, "run instead: {r}")?;
+    }
+    writeln!(out, "segments:")?;
+    let width = e.segments.iter().map(|s| s.text.chars().count()).max().unwrap_or(0).min(60);
+    for (i, s) in e.segments.iter().enumerate() {
+        let rules: Vec<&str> = s.matches.iter().map(|m| m.rule.as_str()).collect();
+        let marker = if e.segment == Some(i) { "*" } else { " " };
+        writeln!(
+            out,
+            "{marker} {:>2}. {:<width$}  {:<16} {}",
+            i + 1,
+            s.text,
+            s.action.as_str(),
+            if rules.is_empty() { "-".to_owned() } else { rules.join(", ") },
+        )?;
+    }
+    Ok(())
+}
