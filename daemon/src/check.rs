@@ -44,7 +44,13 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             if args.json {
                 writeln!(out, "{}", to_json(&line, context, &cwd_str, &e))?;
             } else {
-                writeln!(out, "{}\t{}\t{}", e.action.as_str(), e.rule.as_deref().unwrap_or("-"), line)?;
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    e.action.as_str(),
+                    e.rule.as_deref().unwrap_or("-"),
+                    line
+                )?;
             }
         }
         return Ok(0);
@@ -59,7 +65,12 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     Ok(exit_code(e.action))
 }
 
-fn to_json(command: &str, context: safeshell_rules::Context, cwd: &str, e: &Evaluation) -> serde_json::Value {
+fn to_json(
+    command: &str,
+    context: safeshell_rules::Context,
+    cwd: &str,
+    e: &Evaluation,
+) -> serde_json::Value {
     json!({
         "command": command,
         "context": context.as_str(),
@@ -104,7 +115,13 @@ fn write_human(out: &mut impl Write, e: &Evaluation) -> Result<()> {
         writeln!(out, "run instead: {r}")?;
     }
     writeln!(out, "segments:")?;
-    let width = e.segments.iter().map(|s| s.text.chars().count()).max().unwrap_or(0).min(60);
+    let width = e
+        .segments
+        .iter()
+        .map(|s| s.text.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     for (i, s) in e.segments.iter().enumerate() {
         let rules: Vec<&str> = s.matches.iter().map(|m| m.rule.as_str()).collect();
         let marker = if e.segment == Some(i) { "*" } else { " " };
@@ -114,7 +131,11 @@ fn write_human(out: &mut impl Write, e: &Evaluation) -> Result<()> {
             i + 1,
             s.text,
             s.action.as_str(),
-            if rules.is_empty() { "-".to_owned() } else { rules.join(", ") },
+            if rules.is_empty() {
+                "-".to_owned()
+            } else {
+                rules.join(", ")
+            },
         )?;
     }
     Ok(())

@@ -17,8 +17,17 @@ pub struct SystemFacts {
 impl SystemFacts {
     /// Facts for `cwd`, with the given environment (the caller's or a client's).
     pub fn new(cwd: &Path, env: Vec<(String, String)>) -> SystemFacts {
-        let home = env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.clone());
-        SystemFacts { cwd: cwd.to_owned(), home, env, git_dir: OnceCell::new(), branch: OnceCell::new() }
+        let home = env
+            .iter()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, v)| v.clone());
+        SystemFacts {
+            cwd: cwd.to_owned(),
+            home,
+            env,
+            git_dir: OnceCell::new(),
+            branch: OnceCell::new(),
+        }
     }
 
     /// Facts for `cwd` with this process's environment.
@@ -27,7 +36,9 @@ impl SystemFacts {
     }
 
     fn git_dir(&self) -> Option<&Path> {
-        self.git_dir.get_or_init(|| find_git_dir(&self.cwd)).as_deref()
+        self.git_dir
+            .get_or_init(|| find_git_dir(&self.cwd))
+            .as_deref()
     }
 }
 
@@ -43,7 +54,11 @@ pub fn find_git_dir(start: &Path) -> Option<PathBuf> {
             let text = std::fs::read_to_string(&dot_git).ok()?;
             let target = text.lines().find_map(|l| l.strip_prefix("gitdir:"))?.trim();
             let target = Path::new(target);
-            return Some(if target.is_absolute() { target.to_owned() } else { dir.join(target) });
+            return Some(if target.is_absolute() {
+                target.to_owned()
+            } else {
+                dir.join(target)
+            });
         }
     }
     None
@@ -52,7 +67,9 @@ pub fn find_git_dir(start: &Path) -> Option<PathBuf> {
 /// The branch named by a git directory's `HEAD`, if it is on one.
 pub fn read_branch(git_dir: &Path) -> Option<String> {
     let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
-    head.trim().strip_prefix("ref: refs/heads/").map(str::to_owned)
+    head.trim()
+        .strip_prefix("ref: refs/heads/")
+        .map(str::to_owned)
 }
 
 impl Facts for SystemFacts {
@@ -61,7 +78,10 @@ impl Facts for SystemFacts {
     }
 
     fn env(&self, name: &str) -> Option<&str> {
-        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn in_git_repo(&self) -> bool {
@@ -69,7 +89,9 @@ impl Facts for SystemFacts {
     }
 
     fn git_branch(&self) -> Option<&str> {
-        self.branch.get_or_init(|| self.git_dir().and_then(read_branch)).as_deref()
+        self.branch
+            .get_or_init(|| self.git_dir().and_then(read_branch))
+            .as_deref()
     }
 
     fn file_exists(&self, relative: &str) -> bool {

@@ -151,7 +151,13 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("safeshell: {e:#}");
-            ExitCode::from(if e.downcast_ref::<safeshell_rules::LoadError>().is_some() { EXIT_RULES } else { EXIT_FAILURE })
+            ExitCode::from(
+                if e.downcast_ref::<safeshell_rules::LoadError>().is_some() {
+                    EXIT_RULES
+                } else {
+                    EXIT_FAILURE
+                },
+            )
         }
     }
 }

@@ -18,7 +18,9 @@ pub fn safeshell_home() -> Option<PathBuf> {
 
 /// The user's home directory from `$HOME`.
 pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
 }
 
 /// The global rules file, `~/.safeshell/rules.toml`.
@@ -29,15 +31,20 @@ pub fn global_rules_path() -> Option<PathBuf> {
 /// The nearest `.safeshell/rules.toml` walking up from `cwd`, skipping the global file.
 pub fn repo_rules_path(cwd: &Path) -> Option<PathBuf> {
     let global = global_rules_path();
-    cwd.ancestors().map(|dir| dir.join(".safeshell").join(RULES_FILE)).find(|candidate| {
-        Some(candidate) != global.as_ref() && candidate.is_file()
-    })
+    cwd.ancestors()
+        .map(|dir| dir.join(".safeshell").join(RULES_FILE))
+        .find(|candidate| Some(candidate) != global.as_ref() && candidate.is_file())
 }
 
 /// Reads one rule file as a source of the given kind.
 pub fn read_source(kind: SourceKind, path: &Path) -> Result<Source> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read rule file {}", path.display()))?;
-    Ok(Source { kind, name: path.display().to_string(), text })
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read rule file {}", path.display()))?;
+    Ok(Source {
+        kind,
+        name: path.display().to_string(),
+        text,
+    })
 }
 
 /// The sources that apply to a command run in `cwd`: built-in, global (if present), repository

@@ -14,7 +14,11 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
     match cmd {
         RulesCommand::Validate { file, kind, cwd } => validate(file.as_deref(), kind, cwd),
         RulesCommand::List { cwd, json } => list(&resolve_cwd(cwd)?, json),
-        RulesCommand::Explain { context, cwd, command } => {
+        RulesCommand::Explain {
+            context,
+            cwd,
+            command,
+        } => {
             let cwd = resolve_cwd(cwd)?;
             let rules = load_rules(&cwd)?;
             let cwd_str = cwd.to_string_lossy().into_owned();
@@ -22,14 +26,23 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
             let command = command.join(" ");
             let input = CommandInput::Shell(&command);
             let e = rules.evaluate(input, context.to_rules(), &cwd_str, &facts);
-            for (i, (segment, considered)) in rules.explain(input, context.to_rules(), &cwd_str, &facts).iter().enumerate() {
+            for (i, (segment, considered)) in rules
+                .explain(input, context.to_rules(), &cwd_str, &facts)
+                .iter()
+                .enumerate()
+            {
                 println!("segment {}: {segment}", i + 1);
                 if considered.is_empty() {
                     println!("    no rule applies to this program");
                 }
                 for c in considered {
                     match &c.outcome {
-                        Ok(action) => println!("    MATCH  {:<32} {:<17} ({})", c.rule, action.as_str(), c.origin),
+                        Ok(action) => println!(
+                            "    MATCH  {:<32} {:<17} ({})",
+                            c.rule,
+                            action.as_str(),
+                            c.origin
+                        ),
                         Err(why) => println!("    -      {:<32} {why} ({})", c.rule, c.origin),
                     }
                 }
@@ -37,7 +50,10 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
             println!(
                 "decision: {}{} ({})",
                 e.action.as_str(),
-                e.rule.as_deref().map(|r| format!(" by {r}")).unwrap_or_default(),
+                e.rule
+                    .as_deref()
+                    .map(|r| format!(" by {r}"))
+                    .unwrap_or_default(),
                 e.reason
             );
             Ok(crate::check::exit_code(e.action))
@@ -45,7 +61,11 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
     }
 }
 
-fn validate(file: Option<&Path>, kind: Option<FileKind>, cwd: Option<std::path::PathBuf>) -> Result<u8> {
+fn validate(
+    file: Option<&Path>,
+    kind: Option<FileKind>,
+    cwd: Option<std::path::PathBuf>,
+) -> Result<u8> {
     let sources = match file {
         Some(path) => {
             let kind = match kind {
@@ -60,7 +80,11 @@ fn validate(file: Option<&Path>, kind: Option<FileKind>, cwd: Option<std::path::
     match RuleSet::load(&sources) {
         Ok(set) => {
             for s in &sources {
-                let n = set.rules().iter().filter(|r| r.origin.file == s.name).count();
+                let n = set
+                    .rules()
+                    .iter()
+                    .filter(|r| r.origin.file == s.name)
+                    .count();
                 println!("ok  {} ({}, {n} rules)", s.name, s.kind.as_str());
             }
             Ok(0)
@@ -69,7 +93,10 @@ fn validate(file: Option<&Path>, kind: Option<FileKind>, cwd: Option<std::path::
             for err in &e.errors {
                 eprintln!("error: {err}");
             }
-            eprintln!("{} error(s); the daemon keeps using its last good rules until they are fixed", e.errors.len());
+            eprintln!(
+                "{} error(s); the daemon keeps using its last good rules until they are fixed",
+                e.errors.len()
+            );
             Ok(EXIT_RULES)
         }
     }
@@ -78,8 +105,15 @@ fn validate(file: Option<&Path>, kind: Option<FileKind>, cwd: Option<std::path::
 fn guess_kind(path: &Path) -> SourceKind {
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     let global = paths::global_rules_path().and_then(|g| std::fs::canonicalize(g).ok());
-    let in_dot_dir = abs.parent().and_then(Path::file_name).is_some_and(|n| n == ".safeshell");
-    if Some(&abs) != global.as_ref() && in_dot_dir { SourceKind::Repo } else { SourceKind::Global }
+    let in_dot_dir = abs
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == ".safeshell");
+    if Some(&abs) != global.as_ref() && in_dot_dir {
+        SourceKind::Repo
+    } else {
+        SourceKind::Global
+    }
 }
 
 fn list(cwd: &Path, as_json: bool) -> Result<u8> {
@@ -106,7 +140,10 @@ fn list(cwd: &Path, as_json: bool) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(0);
     }
-    println!("{:<30} {:<17} {:<6} {:<8} COMMANDS", "RULE", "ACTION", "FOR", "SOURCE");
+    println!(
+        "{:<30} {:<17} {:<6} {:<8} COMMANDS",
+        "RULE", "ACTION", "FOR", "SOURCE"
+    );
     for r in rules.rules() {
         let mut source = r.origin.kind.as_str().to_owned();
         if r.origin.kind != SourceKind::Builtin {
@@ -116,18 +153,32 @@ fn list(cwd: &Path, as_json: bool) -> Result<u8> {
         if r.disabled {
             action = "disabled".into();
         }
-        let commands = if r.commands.is_empty() { "(any)".to_owned() } else { r.commands.join(" ") };
+        let commands = if r.commands.is_empty() {
+            "(any)".to_owned()
+        } else {
+            r.commands.join(" ")
+        };
         let commands: String = if commands.chars().count() > 48 {
             commands.chars().take(45).collect::<String>() + "..."
         } else {
             commands
         };
-        print!("{:<30} {:<17} {:<6} {:<8} {commands}", r.name, action, r.context.as_str(), source);
+        print!(
+            "{:<30} {:<17} {:<6} {:<8} {commands}",
+            r.name,
+            action,
+            r.context.as_str(),
+            source
+        );
         if let Some(at) = &r.origin.overridden_at {
             print!("  (overridden at {at})");
         }
         println!();
     }
-    println!("\n{} active rules from: {}", rules.active_count(), rules.sources().join(", "));
+    println!(
+        "\n{} active rules from: {}",
+        rules.active_count(),
+        rules.sources().join(", ")
+    );
     Ok(0)
 }

@@ -19,7 +19,11 @@ pub struct SegmentView<'s> {
 impl<'s> SegmentView<'s> {
     /// Prepares a segment for matching.
     pub fn new(seg: &'s Segment, cwd: &'s str) -> Self {
-        SegmentView { seg, text: seg.text(), cwd }
+        SegmentView {
+            seg,
+            text: seg.text(),
+            cwd,
+        }
     }
 
     /// Positional arguments: those that are not flags (everything after `--` is positional).
@@ -75,13 +79,58 @@ impl<'s> SegmentView<'s> {
 /// Options that take a value before a program's subcommand, so they are not taken for it.
 fn global_value_options(program: &str) -> &'static [&'static str] {
     match program {
-        "git" => &["-C", "-c", "--git-dir", "--work-tree", "--namespace", "--config-env", "--super-prefix"],
-        "docker" | "podman" => &["-H", "--host", "-c", "--context", "--config", "-l", "--log-level"],
-        "kubectl" => &["-n", "--namespace", "--context", "--kubeconfig", "--cluster", "--user", "-s", "--server"],
+        "git" => &[
+            "-C",
+            "-c",
+            "--git-dir",
+            "--work-tree",
+            "--namespace",
+            "--config-env",
+            "--super-prefix",
+        ],
+        "docker" | "podman" => &[
+            "-H",
+            "--host",
+            "-c",
+            "--context",
+            "--config",
+            "-l",
+            "--log-level",
+        ],
+        "kubectl" => &[
+            "-n",
+            "--namespace",
+            "--context",
+            "--kubeconfig",
+            "--cluster",
+            "--user",
+            "-s",
+            "--server",
+        ],
         "gh" => &["-R", "--repo", "--hostname"],
-        "az" => &["--subscription", "-g", "--resource-group", "-o", "--output", "--query", "-n", "--name"],
+        "az" => &[
+            "--subscription",
+            "-g",
+            "--resource-group",
+            "-o",
+            "--output",
+            "--query",
+            "-n",
+            "--name",
+        ],
         "npm" | "pnpm" | "yarn" => &["--prefix", "-C", "--cwd", "--dir", "-w", "--workspace"],
-        "pip" | "pip3" => &["--python", "--log", "--proxy", "--cache-dir", "-r", "--requirement", "-c", "--constraint", "-t", "--target"],
+        "pip" | "pip3" => &[
+            "--python",
+            "--log",
+            "--proxy",
+            "--cache-dir",
+            "-r",
+            "--requirement",
+            "-c",
+            "--constraint",
+            "-t",
+            "--target",
+        ],
         _ => &[],
     }
 }
@@ -114,7 +163,9 @@ impl FlagSpec {
                     (None, _) => return Err("an empty flag `-`".into()),
                 }
             } else {
-                return Err(format!("flag `{alt}` must start with `-` or `--` (alternatives are separated by `|`)"));
+                return Err(format!(
+                    "flag `{alt}` must start with `-` or `--` (alternatives are separated by `|`)"
+                ));
             }
         }
         Ok(FlagSpec { short, long })
@@ -132,7 +183,10 @@ impl FlagSpec {
         }
         // A bundle of short flags: `-rf`. Stop at a digit run (`-n5`) to avoid reading values.
         flag.strip_prefix('-').is_some_and(|bundle| {
-            bundle.chars().take_while(|c| c.is_ascii_alphabetic()).any(|c| self.short.contains(&c))
+            bundle
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .any(|c| self.short.contains(&c))
         })
     }
 }
@@ -149,14 +203,25 @@ impl PathPattern {
         if raw.is_empty() {
             return Err("an empty path".into());
         }
-        if !(raw.starts_with('/') || raw == "~" || raw.starts_with("~/") || raw == "." || raw.starts_with("./")) {
-            return Err(format!("path `{raw}` must be absolute, or start with `~/` (home) or `./` (working directory)"));
+        if !(raw.starts_with('/')
+            || raw == "~"
+            || raw.starts_with("~/")
+            || raw == "."
+            || raw.starts_with("./"))
+        {
+            return Err(format!(
+                "path `{raw}` must be absolute, or start with `~/` (home) or `./` (working directory)"
+            ));
         }
         let raw = if raw == "." || raw.starts_with("./") {
             raw.trim_end_matches('/').to_owned()
         } else if raw.starts_with('~') {
             let trimmed = raw.trim_end_matches('/');
-            if trimmed.is_empty() { "~".to_owned() } else { trimmed.to_owned() }
+            if trimmed.is_empty() {
+                "~".to_owned()
+            } else {
+                trimmed.to_owned()
+            }
         } else {
             normalize(raw)
         };
@@ -204,7 +269,10 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
     let arg = if arg == "~" || arg.starts_with("~/") {
         expanded = format!("{}{}", home?, &arg[1..]);
         &expanded
-    } else if let Some(rest) = arg.strip_prefix("$HOME").filter(|r| r.is_empty() || r.starts_with('/')) {
+    } else if let Some(rest) = arg
+        .strip_prefix("$HOME")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
         expanded = format!("{}{rest}", home?);
         &expanded
     } else if arg.starts_with('~') || arg.contains('$') || arg.contains('…') {
@@ -222,7 +290,9 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
 /// Calls `f` with the forms of an argument a path glob may be written against: as typed, resolved
 /// to an absolute path, and that path with the home directory written as `~`.
 fn path_forms(arg: &str, cwd: &str, home: Option<&str>, f: impl FnOnce(&[&str]) -> bool) -> bool {
-    let Some(resolved) = resolve_arg(arg, cwd, home) else { return f(&[arg]) };
+    let Some(resolved) = resolve_arg(arg, cwd, home) else {
+        return f(&[arg]);
+    };
     let tilde = home.and_then(|h| {
         let rest = resolved.strip_prefix(h)?;
         (rest.is_empty() || rest.starts_with('/')).then(|| format!("~{rest}"))
@@ -284,10 +354,17 @@ impl Conditions {
                 return Err("regex");
             }
         }
-        if !self.contains.is_empty() && !self.contains.iter().any(|c| view.text.contains(c.as_str())) {
+        if !self.contains.is_empty()
+            && !self.contains.iter().any(|c| view.text.contains(c.as_str()))
+        {
             return Err("contains");
         }
-        if !self.prefix.is_empty() && !self.prefix.iter().any(|p| view.text.starts_with(p.as_str())) {
+        if !self.prefix.is_empty()
+            && !self
+                .prefix
+                .iter()
+                .any(|p| view.text.starts_with(p.as_str()))
+        {
             return Err("prefix");
         }
         if !self.subcommand.is_empty() {
@@ -308,21 +385,34 @@ impl Conditions {
             return Err("args");
         }
         if !self.positional.is_empty()
-            && !view.positionals().any(|(_, a)| path_forms(a, view.cwd, home, |forms| self.positional.is_match_any(forms)))
+            && !view.positionals().any(|(_, a)| {
+                path_forms(a, view.cwd, home, |forms| {
+                    self.positional.is_match_any(forms)
+                })
+            })
         {
             return Err("positional");
         }
         if !self.last_positional.is_empty() || !self.last_path_under.is_empty() {
             let last = view.positionals().last().map(|(_, a)| a);
             if !self.last_positional.is_empty()
-                && !last.is_some_and(|a| path_forms(a, view.cwd, home, |forms| self.last_positional.is_match_any(forms)))
+                && !last.is_some_and(|a| {
+                    path_forms(a, view.cwd, home, |forms| {
+                        self.last_positional.is_match_any(forms)
+                    })
+                })
             {
                 return Err("last_positional");
             }
             if !self.last_path_under.is_empty()
-                && !last.and_then(|a| resolve_arg(a, view.cwd, home)).is_some_and(|p| {
-                    self.last_path_under.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(&p, &b)))
-                })
+                && !last
+                    .and_then(|a| resolve_arg(a, view.cwd, home))
+                    .is_some_and(|p| {
+                        self.last_path_under.iter().any(|pat| {
+                            pat.resolve(home, view.cwd)
+                                .is_some_and(|b| is_under(&p, &b))
+                        })
+                    })
             {
                 return Err("last_path_under");
             }
@@ -330,7 +420,10 @@ impl Conditions {
         if !self.paths_under.is_empty() {
             let ok = view.positionals().any(|(_, a)| {
                 resolve_arg(a, view.cwd, home).is_some_and(|p| {
-                    self.paths_under.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(&p, &b)))
+                    self.paths_under.iter().any(|pat| {
+                        pat.resolve(home, view.cwd)
+                            .is_some_and(|b| is_under(&p, &b))
+                    })
                 })
             });
             if !ok {
@@ -339,8 +432,11 @@ impl Conditions {
         }
         if !self.paths_equal.is_empty() {
             let ok = view.positionals().any(|(_, a)| {
-                resolve_arg(a, view.cwd, home)
-                    .is_some_and(|p| self.paths_equal.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| p == b)))
+                resolve_arg(a, view.cwd, home).is_some_and(|p| {
+                    self.paths_equal
+                        .iter()
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| p == b))
+                })
             });
             if !ok {
                 return Err("paths_equal");
@@ -351,7 +447,10 @@ impl Conditions {
             let all = view.positionals().all(|(_, a)| {
                 any = true;
                 resolve_arg(a, view.cwd, home).is_some_and(|p| {
-                    self.all_paths_under.iter().any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(&p, &b)))
+                    self.all_paths_under.iter().any(|pat| {
+                        pat.resolve(home, view.cwd)
+                            .is_some_and(|b| is_under(&p, &b))
+                    })
                 })
             });
             if !(any && all) {
@@ -359,12 +458,18 @@ impl Conditions {
             }
         }
         if !self.writes_to.is_empty() {
-            let ok = seg.writes.iter().any(|w| path_forms(w, view.cwd, home, |forms| self.writes_to.is_match_any(forms)));
+            let ok = seg.writes.iter().any(|w| {
+                path_forms(w, view.cwd, home, |forms| {
+                    self.writes_to.is_match_any(forms)
+                })
+            });
             if !ok {
                 return Err("writes_to");
             }
         }
-        if !self.stdin_from.is_empty() && !seg.stdin_from.iter().any(|p| self.stdin_from.contains(p)) {
+        if !self.stdin_from.is_empty()
+            && !seg.stdin_from.iter().any(|p| self.stdin_from.contains(p))
+        {
             return Err("stdin_from");
         }
         if self.in_pipeline.is_some_and(|want| want != seg.in_pipeline) {
@@ -376,7 +481,7 @@ impl Conditions {
                 return Err("calls_own_function");
             }
         }
-        if self.wrapped.is_some_and(|want| want != !seg.via.is_empty()) {
+        if self.wrapped.is_some_and(|want| want == seg.via.is_empty()) {
             return Err("wrapped");
         }
         if let Some(want) = self.in_git_repo {
@@ -385,20 +490,33 @@ impl Conditions {
             }
         }
         if !self.git_branch.is_empty() || self.git_branch_regex.is_some() {
-            let Some(branch) = facts.git_branch() else { return Err("git_branch") };
+            let Some(branch) = facts.git_branch() else {
+                return Err("git_branch");
+            };
             if !self.git_branch.is_empty() && !self.git_branch.iter().any(|b| b == branch) {
                 return Err("git_branch");
             }
-            if self.git_branch_regex.as_ref().is_some_and(|re| !re.is_match(branch)) {
+            if self
+                .git_branch_regex
+                .as_ref()
+                .is_some_and(|re| !re.is_match(branch))
+            {
                 return Err("git_branch_regex");
             }
         }
-        if self.cwd_regex.as_ref().is_some_and(|re| !re.is_match(view.cwd)) {
+        if self
+            .cwd_regex
+            .as_ref()
+            .is_some_and(|re| !re.is_match(view.cwd))
+        {
             return Err("cwd_regex");
         }
         if !self.cwd_under.is_empty() {
             let cwd = normalize(view.cwd);
-            if !self.cwd_under.iter().any(|p| p.resolve(home, view.cwd).is_some_and(|b| is_under(&cwd, &b))) {
+            if !self.cwd_under.iter().any(|p| {
+                p.resolve(home, view.cwd)
+                    .is_some_and(|b| is_under(&cwd, &b))
+            }) {
                 return Err("cwd_under");
             }
         }
@@ -476,8 +594,14 @@ mod tests {
 
     #[test]
     fn path_resolution() {
-        assert_eq!(resolve_arg("~/.ssh/id_rsa", "/w", Some("/home/u")).unwrap(), "/home/u/.ssh/id_rsa");
-        assert_eq!(resolve_arg("$HOME", "/w", Some("/home/u")).unwrap(), "/home/u");
+        assert_eq!(
+            resolve_arg("~/.ssh/id_rsa", "/w", Some("/home/u")).unwrap(),
+            "/home/u/.ssh/id_rsa"
+        );
+        assert_eq!(
+            resolve_arg("$HOME", "/w", Some("/home/u")).unwrap(),
+            "/home/u"
+        );
         assert_eq!(resolve_arg("../..", "/a/b/c", None).unwrap(), "/a");
         assert_eq!(resolve_arg("/", "/w", None).unwrap(), "/");
         assert_eq!(resolve_arg("/etc/../", "/w", None).unwrap(), "/");

@@ -55,7 +55,10 @@ impl Facts for StaticFacts {
         self.home.as_deref()
     }
     fn env(&self, name: &str) -> Option<&str> {
-        self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn in_git_repo(&self) -> bool {
         self.in_git_repo

@@ -14,8 +14,13 @@ enum Token {
     Literal(char),
     Any,
     /// `*`: any run of characters; `cross` when it may cross `/` (`**`, or a pattern with no `/`).
-    Star { cross: bool },
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Star {
+        cross: bool,
+    },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// Why a glob pattern could not be compiled.
@@ -38,7 +43,9 @@ impl Glob {
             match c {
                 '\\' => match chars.next() {
                     Some(n) => tokens.push(Token::Literal(n)),
-                    None => return Err(GlobError(format!("glob `{pattern}` ends with a lone `\\`"))),
+                    None => {
+                        return Err(GlobError(format!("glob `{pattern}` ends with a lone `\\`")));
+                    }
                 },
                 '?' => tokens.push(Token::Any),
                 '*' => {
@@ -75,7 +82,9 @@ impl Glob {
                                 }
                                 Some(end) => ranges.push((c, end)),
                                 None => {
-                                    return Err(GlobError(format!("glob `{pattern}` has an unclosed `[`")));
+                                    return Err(GlobError(format!(
+                                        "glob `{pattern}` has an unclosed `[`"
+                                    )));
                                 }
                             }
                         } else {
@@ -87,7 +96,11 @@ impl Glob {
                 c => tokens.push(Token::Literal(c)),
             }
         }
-        Ok(Glob { tokens, basename_only, source: pattern.to_owned() })
+        Ok(Glob {
+            tokens,
+            basename_only,
+            source: pattern.to_owned(),
+        })
     }
 
     /// The pattern as written.
@@ -98,7 +111,11 @@ impl Glob {
     /// Matches a whole string (for a pattern without `/`, also any path's last component).
     pub fn is_match(&self, text: &str) -> bool {
         if self.basename_only {
-            let base = text.trim_end_matches('/').rsplit('/').next().unwrap_or(text);
+            let base = text
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or(text);
             if matches_tokens(&self.tokens, base) {
                 return true;
             }
@@ -132,8 +149,12 @@ impl GlobList {
 
     /// True when any of `candidates` (forms of one text) matches an include and none an exclude.
     pub fn is_match_any(&self, candidates: &[&str]) -> bool {
-        candidates.iter().any(|c| self.include.iter().any(|g| g.is_match(c)))
-            && !candidates.iter().any(|c| self.exclude.iter().any(|g| g.is_match(c)))
+        candidates
+            .iter()
+            .any(|c| self.include.iter().any(|g| g.is_match(c)))
+            && !candidates
+                .iter()
+                .any(|c| self.exclude.iter().any(|g| g.is_match(c)))
     }
 }
 
@@ -180,7 +201,9 @@ fn matches_tokens(tokens: &[Token], text: &str) -> bool {
             _ => return false,
         }
     }
-    tokens[t..].iter().all(|tok| matches!(tok, Token::Star { .. }))
+    tokens[t..]
+        .iter()
+        .all(|tok| matches!(tok, Token::Star { .. }))
 }
 
 #[cfg(test)]

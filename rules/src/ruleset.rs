@@ -55,7 +55,11 @@ pub struct Source {
 impl Source {
     /// The built-in rules.
     pub fn builtin() -> Source {
-        Source { kind: SourceKind::Builtin, name: "<builtin>".into(), text: BUILTIN_RULES.into() }
+        Source {
+            kind: SourceKind::Builtin,
+            name: "<builtin>".into(),
+            text: BUILTIN_RULES.into(),
+        }
     }
 }
 
@@ -207,7 +211,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { unverifiable_ai: Action::RequireApproval, unverifiable_human: Action::Allow }
+        Settings {
+            unverifiable_ai: Action::RequireApproval,
+            unverifiable_human: Action::Allow,
+        }
     }
 }
 
@@ -326,7 +333,13 @@ impl RuleSet {
                 }
             }
         }
-        Ok(RuleSet { rules, by_program, generic, settings, sources: sources.iter().map(|s| s.name.clone()).collect() })
+        Ok(RuleSet {
+            rules,
+            by_program,
+            generic,
+            settings,
+            sources: sources.iter().map(|s| s.name.clone()).collect(),
+        })
     }
 
     /// Every rule, including disabled ones, in definition order.
@@ -365,7 +378,13 @@ impl RuleSet {
     }
 
     /// Evaluates a command for a context, in a working directory, with the given facts.
-    pub fn evaluate(&self, input: CommandInput<'_>, context: Context, cwd: &str, facts: &dyn Facts) -> Evaluation {
+    pub fn evaluate(
+        &self,
+        input: CommandInput<'_>,
+        context: Context,
+        cwd: &str,
+        facts: &dyn Facts,
+    ) -> Evaluation {
         let segments = match input {
             CommandInput::Shell(s) => segment::segments_of_string(s),
             CommandInput::Argv(argv) => segment::segments_of_argv(argv),
@@ -394,7 +413,11 @@ impl RuleSet {
                 if !rule.applies_in(context) || rule.check(&view, facts).is_err() {
                     continue;
                 }
-                matches.push(RuleMatch { rule: rule.name.clone(), action: rule.action, reason: rule.reason(&view.text) });
+                matches.push(RuleMatch {
+                    rule: rule.name.clone(),
+                    action: rule.action,
+                    reason: rule.reason(&view.text),
+                });
                 if seg_best.is_none() || rule.action > seg_action {
                     seg_action = rule.action;
                     seg_best = Some(Some(ri));
@@ -466,7 +489,10 @@ impl RuleSet {
                     evaluation.reason = format!(
                         "{} (run `{}` instead)",
                         evaluation.reason,
-                        fill_template(rule.redirect_to.as_deref().unwrap_or_default(), &segments[si])
+                        fill_template(
+                            rule.redirect_to.as_deref().unwrap_or_default(),
+                            &segments[si]
+                        )
                     );
                 }
             }
@@ -495,9 +521,14 @@ impl RuleSet {
                 for &ri in self.candidates(&seg.program, &mut buf) {
                     let rule = &self.rules[ri];
                     let outcome = if !rule.applies_in(context) {
-                        Err(format!("applies to context `{}` only", rule.context.as_str()))
+                        Err(format!(
+                            "applies to context `{}` only",
+                            rule.context.as_str()
+                        ))
                     } else {
-                        rule.check(&view, facts).map(|()| rule.action).map_err(|m| m.to_string())
+                        rule.check(&view, facts)
+                            .map(|()| rule.action)
+                            .map_err(|m| m.to_string())
                     };
                     out.push(Consideration {
                         rule: rule.name.clone(),
@@ -522,7 +553,12 @@ impl RuleSet {
 }
 
 fn fill_template(template: &str, seg: &Segment) -> String {
-    let args = seg.args.iter().map(|a| segment::quote_strict(a)).collect::<Vec<_>>().join(" ");
+    let args = seg
+        .args
+        .iter()
+        .map(|a| segment::quote_strict(a))
+        .collect::<Vec<_>>()
+        .join(" ");
     template.replace("{args}", &args)
 }
 
@@ -572,8 +608,18 @@ impl Ctx<'_> {
         match Regex::new(s.get_ref()) {
             Ok(re) => Some(re),
             Err(e) => {
-                let msg = e.to_string().lines().last().unwrap_or("invalid regex").trim().to_owned();
-                self.error(s.span().start, field, format!("invalid regex `{}`: {msg}", s.get_ref()));
+                let msg = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid regex")
+                    .trim()
+                    .to_owned();
+                self.error(
+                    s.span().start,
+                    field,
+                    format!("invalid regex `{}`: {msg}", s.get_ref()),
+                );
                 None
             }
         }
@@ -613,7 +659,8 @@ impl Ctx<'_> {
                 .subcommand
                 .iter()
                 .filter_map(|s| {
-                    let words: Vec<String> = s.get_ref().split_whitespace().map(str::to_owned).collect();
+                    let words: Vec<String> =
+                        s.get_ref().split_whitespace().map(str::to_owned).collect();
                     if words.is_empty() {
                         self.error(s.span().start, "subcommand", "an empty subcommand");
                         None
@@ -649,7 +696,11 @@ impl Ctx<'_> {
             cwd_regex: self.regex("cwd_regex", &def.cwd_regex),
             cwd_under: self.paths("cwd_under", &def.cwd_under),
             file_exists: def.file_exists.clone(),
-            env: def.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            env: def
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             env_unset: def.env_unset.clone(),
             any: def.any.iter().map(|c| self.conditions(c)).collect(),
         }
@@ -680,7 +731,12 @@ fn scope_of(def: ApprovalScopeDef) -> ApprovalScope {
     }
 }
 
-fn compile_source(source: &Source, rules: &mut Vec<Rule>, settings: &mut Settings, errors: &mut Vec<RuleError>) {
+fn compile_source(
+    source: &Source,
+    rules: &mut Vec<Rule>,
+    settings: &mut Settings,
+    errors: &mut Vec<RuleError>,
+) {
     let mut ctx = Ctx { source, errors };
     let parsed: RuleFile = match toml::from_str(&source.text) {
         Ok(f) => f,
@@ -713,14 +769,21 @@ fn compile_source(source: &Source, rules: &mut Vec<Rule>, settings: &mut Setting
         let start = spanned.span().start;
         let name = def.name.get_ref().clone();
         if name.is_empty() || name == UNVERIFIABLE_RULE {
-            ctx.error(def.name.span().start, "name", format!("`{name}` is not a usable rule name"));
+            ctx.error(
+                def.name.span().start,
+                "name",
+                format!("`{name}` is not a usable rule name"),
+            );
             continue;
         }
         if let Some(prev) = rules.iter().find(|r| r.name == name) {
             ctx.error(
                 def.name.span().start,
                 "name",
-                format!("duplicate rule name `{name}` (first defined at {}:{})", prev.origin.file, prev.origin.line),
+                format!(
+                    "duplicate rule name `{name}` (first defined at {}:{})",
+                    prev.origin.file, prev.origin.line
+                ),
             );
             continue;
         }
@@ -729,7 +792,11 @@ fn compile_source(source: &Source, rules: &mut Vec<Rule>, settings: &mut Setting
         for c in &def.commands {
             let c_str = c.get_ref();
             if c_str.is_empty() || c_str.contains('/') || c_str.contains(char::is_whitespace) {
-                ctx.error(c.span().start, "commands", format!("`{c_str}` is not a program name (give the base name, e.g. `rm`)"));
+                ctx.error(
+                    c.span().start,
+                    "commands",
+                    format!("`{c_str}` is not a program name (give the base name, e.g. `rm`)"),
+                );
                 continue;
             }
             if is_glob(c_str) {
@@ -743,14 +810,26 @@ fn compile_source(source: &Source, rules: &mut Vec<Rule>, settings: &mut Setting
         let action = action_of(*def.action.get_ref());
         match (action, &def.redirect_to) {
             (Action::Redirect, None) => {
-                ctx.error(def.action.span().start, "redirect_to", "a `redirect` rule needs `redirect_to`");
+                ctx.error(
+                    def.action.span().start,
+                    "redirect_to",
+                    "a `redirect` rule needs `redirect_to`",
+                );
             }
             (a, Some(r)) if a != Action::Redirect => {
-                ctx.error(r.span().start, "redirect_to", "`redirect_to` is only used with `action = \"redirect\"`");
+                ctx.error(
+                    r.span().start,
+                    "redirect_to",
+                    "`redirect_to` is only used with `action = \"redirect\"`",
+                );
             }
             _ => {}
         }
-        let when = def.when.as_ref().map(|w| ctx.conditions(w)).unwrap_or_default();
+        let when = def
+            .when
+            .as_ref()
+            .map(|w| ctx.conditions(w))
+            .unwrap_or_default();
         let unless = def.unless.as_ref().map(|u| ctx.conditions(u));
         if commands.is_empty() && when.is_empty() {
             ctx.error(start, "commands", format!("rule `{name}` has neither `commands` nor `when` conditions and would match everything"));
@@ -772,7 +851,12 @@ fn compile_source(source: &Source, rules: &mut Vec<Rule>, settings: &mut Setting
             context: context_of(def.context),
             message: def.message.clone(),
             approval_scope: scope_of(def.approval_scope),
-            origin: RuleOrigin { kind: source.kind, file: source.name.clone(), line, overridden_at: None },
+            origin: RuleOrigin {
+                kind: source.kind,
+                file: source.name.clone(),
+                line,
+                overridden_at: None,
+            },
             disabled: false,
             examples,
         });
@@ -789,8 +873,15 @@ fn compile_source(source: &Source, rules: &mut Vec<Rule>, settings: &mut Setting
             continue;
         }
         let (line, _) = line_col(&source.text, def.name.span().start);
-        let Some(rule) = rules.iter_mut().find(|r| &r.name == name && r.origin.kind < SourceKind::Global) else {
-            ctx.error(def.name.span().start, "name", format!("no built-in rule named `{name}` to override (see `safeshell rules list`)"));
+        let Some(rule) = rules
+            .iter_mut()
+            .find(|r| &r.name == name && r.origin.kind < SourceKind::Global)
+        else {
+            ctx.error(
+                def.name.span().start,
+                "name",
+                format!("no built-in rule named `{name}` to override (see `safeshell rules list`)"),
+            );
             continue;
         };
         rule.origin.overridden_at = Some(format!("{}:{line}", source.name));
@@ -804,7 +895,11 @@ fn compile_source(source: &Source, rules: &mut Vec<Rule>, settings: &mut Setting
             rule.redirect_to = Some(r.clone());
         }
         if rule.action == Action::Redirect && rule.redirect_to.is_none() {
-            ctx.error(def.name.span().start, "redirect_to", format!("overriding `{name}` to `redirect` needs `redirect_to`"));
+            ctx.error(
+                def.name.span().start,
+                "redirect_to",
+                format!("overriding `{name}` to `redirect` needs `redirect_to`"),
+            );
         }
         if let Some(c) = def.context {
             rule.context = context_of(c);
@@ -830,9 +925,16 @@ fn field_at(text: &str, offset: usize) -> String {
     }
 }
 
-fn check_examples(rule: &Rule, sources: &[Source], facts: &StaticFacts, errors: &mut Vec<RuleError>) {
+fn check_examples(
+    rule: &Rule,
+    sources: &[Source],
+    facts: &StaticFacts,
+    errors: &mut Vec<RuleError>,
+) {
     let (matches, not_match) = &rule.examples;
-    let Some(source) = sources.iter().find(|s| s.name == rule.origin.file) else { return };
+    let Some(source) = sources.iter().find(|s| s.name == rule.origin.file) else {
+        return;
+    };
     let mut report = |example: &str, expected: bool, detail: String| {
         let (line, column) = example_location(&source.text, rule.origin.line, example);
         errors.push(RuleError {
@@ -848,7 +950,11 @@ fn check_examples(rule: &Rule, sources: &[Source], facts: &StaticFacts, errors: 
             ),
         });
     };
-    for (example, expected) in matches.iter().map(|e| (e, true)).chain(not_match.iter().map(|e| (e, false))) {
+    for (example, expected) in matches
+        .iter()
+        .map(|e| (e, true))
+        .chain(not_match.iter().map(|e| (e, false)))
+    {
         let segments = segment::segments_of_string(example);
         let mut matched_segment = None;
         let mut misses = Vec::new();
@@ -882,9 +988,16 @@ fn check_examples(rule: &Rule, sources: &[Source], facts: &StaticFacts, errors: 
 
 /// Finds the line of an example string within a rule (falls back to the rule's line).
 fn example_location(text: &str, rule_line: usize, example: &str) -> (usize, usize) {
-    let start = text.lines().take(rule_line - 1).map(|l| l.len() + 1).sum::<usize>();
+    let start = text
+        .lines()
+        .take(rule_line - 1)
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
     let rest = &text[start.min(text.len())..];
-    match rest.find(&toml_escape(example)).or_else(|| rest.find(example)) {
+    match rest
+        .find(&toml_escape(example))
+        .or_else(|| rest.find(example))
+    {
         Some(i) => line_col(text, start + i),
         None => (rule_line, 1),
     }

@@ -52,7 +52,9 @@ impl Segment {
 /// Quotes a word for display the way a person would type it.
 pub fn quote(word: &str) -> String {
     if !word.is_empty()
-        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^~*?[]{}$…()<>".contains(c))
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^~*?[]{}$…()<>".contains(c))
     {
         return word.to_owned();
     }
@@ -61,7 +63,11 @@ pub fn quote(word: &str) -> String {
 
 /// Quotes a word so that a shell reads it back literally (no globbing, no expansion).
 pub fn quote_strict(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
         return word.to_owned();
     }
     format!("'{}'", word.replace('\'', r"'\''"))
@@ -82,8 +88,22 @@ pub fn segments_of_string(command: &str) -> Vec<Segment> {
 /// Builds the segments of an argv a shim received (already split by the calling shell).
 pub fn segments_of_argv(argv: &[String]) -> Vec<Segment> {
     let mut out = Vec::new();
-    let words: Vec<Word> = argv.iter().map(|a| Word { text: a.clone(), ..Word::default() }).collect();
-    let ctx = Ctx { depth: 0, via: &[], stdin: StdinKind::Inherited, upstream: Vec::new(), in_pipeline: false, in_function: None, span: None };
+    let words: Vec<Word> = argv
+        .iter()
+        .map(|a| Word {
+            text: a.clone(),
+            ..Word::default()
+        })
+        .collect();
+    let ctx = Ctx {
+        depth: 0,
+        via: &[],
+        stdin: StdinKind::Inherited,
+        upstream: Vec::new(),
+        in_pipeline: false,
+        in_function: None,
+        span: None,
+    };
     expand_words(&words, &[], &ctx, &mut out);
     out
 }
@@ -95,7 +115,9 @@ fn expand_string(command: &str, depth: usize, via: &[String], out: &mut Vec<Segm
             args: vec![command.to_owned()],
             dynamic: vec![false],
             via: via.to_vec(),
-            unverifiable: Some(format!("shell strings nested deeper than {MAX_DEPTH} levels")),
+            unverifiable: Some(format!(
+                "shell strings nested deeper than {MAX_DEPTH} levels"
+            )),
             depth,
             ..Segment::default()
         });
@@ -143,7 +165,11 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
             Stdin::Pipe(prev) => prev
                 .iter()
                 .filter_map(|&i| commands.get(i))
-                .filter_map(|c| shell::split_ifs(&c.words).first().map(|w| basename(&w.text).to_owned()))
+                .filter_map(|c| {
+                    shell::split_ifs(&c.words)
+                        .first()
+                        .map(|w| basename(&w.text).to_owned())
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -154,7 +180,11 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
             upstream,
             in_pipeline: cmd.in_pipeline,
             in_function: cmd.in_function.clone(),
-            span: if depth == 0 && cmd.origin == Origin::TopLevel { cmd.span } else { None },
+            span: if depth == 0 && cmd.origin == Origin::TopLevel {
+                cmd.span
+            } else {
+                None
+            },
         };
         let writes: Vec<String> = cmd.writes.iter().map(|w| w.text.clone()).collect();
         if words.is_empty() {
@@ -175,7 +205,9 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
         expand_words(&words, &writes, &ctx, out);
         if let Some(body) = script {
             // A heredoc or here-string fed to a shell is a script: parse it.
-            let shells_at = (first..out.len()).filter(|&i| is_shell(&out[i].program)).collect::<Vec<_>>();
+            let shells_at = (first..out.len())
+                .filter(|&i| is_shell(&out[i].program))
+                .collect::<Vec<_>>();
             for i in shells_at {
                 if reads_script_from_stdin(&out[i]) {
                     let mut inner_via = out[i].via.clone();
@@ -187,9 +219,32 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
     }
 }
 
-const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "busybox-sh"];
+const SHELLS: &[&str] = &[
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ksh",
+    "mksh",
+    "ash",
+    "fish",
+    "csh",
+    "tcsh",
+    "busybox-sh",
+];
 const INTERPRETERS: &[&str] = &[
-    "python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "deno", "bun", "osascript",
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "nodejs",
+    "php",
+    "lua",
+    "deno",
+    "bun",
+    "osascript",
 ];
 
 fn is_shell(program: &str) -> bool {
@@ -214,7 +269,13 @@ fn reads_script_from_stdin(seg: &Segment) -> bool {
         if a.starts_with('-') || a.starts_with('+') {
             if a.starts_with("--") || !a.contains('c') {
                 // `-o option` takes a value.
-                if a == "-o" || a == "+o" || a == "-O" || a == "+O" || a == "--rcfile" || a == "--init-file" {
+                if a == "-o"
+                    || a == "+o"
+                    || a == "-O"
+                    || a == "+O"
+                    || a == "--rcfile"
+                    || a == "--init-file"
+                {
                     i += 1;
                 }
                 i += 1;
@@ -301,16 +362,24 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
                 seg.unverifiable = Some("`eval` runs a string computed at run time".into());
                 out.push(seg);
             } else {
-                let code = rest.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+                let code = rest
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 out.push(seg);
                 expand_string(&code, ctx.depth + 1, &via, out);
             }
         }
         "source" | "." => {
             if rest.first().is_some_and(|w| w.process_substitution)
-                || rest.first().is_some_and(|w| w.text == "/dev/stdin" || w.text == "-")
+                || rest
+                    .first()
+                    .is_some_and(|w| w.text == "/dev/stdin" || w.text == "-")
             {
-                seg.unverifiable = Some(format!("`{program}` reads a script that is only known at run time"));
+                seg.unverifiable = Some(format!(
+                    "`{program}` reads a script that is only known at run time"
+                ));
             }
             out.push(seg);
         }
@@ -328,7 +397,11 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
                 i += 1;
             }
             if i < rest.len() {
-                let code = rest[i..].iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+                let code = rest[i..]
+                    .iter()
+                    .map(|w| w.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 if rest[i..].iter().any(|w| w.dynamic) {
                     out.last_mut().expect("pushed").unverifiable =
                         Some("`watch` runs a command computed at run time".into());
@@ -404,21 +477,31 @@ fn shell_code_argument<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> 
 
 /// For a shell without `-c`: does its script come from somewhere we cannot see?
 fn script_source_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option<String> {
-    let script = rest.iter().find(|w| !w.text.starts_with('-') && !w.text.starts_with('+'));
+    let script = rest
+        .iter()
+        .find(|w| !w.text.starts_with('-') && !w.text.starts_with('+'));
     match script {
-        Some(w) if w.process_substitution => {
-            Some(format!("`{program}` runs a script produced by a process substitution"))
-        }
-        Some(w) if w.text == "/dev/stdin" || w.text.starts_with("/dev/fd/") || w.text.starts_with("/proc/self/fd") => {
+        Some(w) if w.process_substitution => Some(format!(
+            "`{program}` runs a script produced by a process substitution"
+        )),
+        Some(w)
+            if w.text == "/dev/stdin"
+                || w.text.starts_with("/dev/fd/")
+                || w.text.starts_with("/proc/self/fd") =>
+        {
             if stdin == StdinKind::Pipe {
                 Some(format!("`{program}` runs a script piped into it"))
             } else {
                 None
             }
         }
-        Some(w) if w.dynamic => Some(format!("`{program}` runs a script whose path is computed at run time")),
+        Some(w) if w.dynamic => Some(format!(
+            "`{program}` runs a script whose path is computed at run time"
+        )),
         Some(_) => None,
-        None => (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs a script piped into it")),
+        None => {
+            (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs a script piped into it"))
+        }
     }
 }
 
@@ -440,14 +523,17 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
             return None;
         }
         if a == "-" {
-            return (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code piped into it"));
+            return (stdin == StdinKind::Pipe)
+                .then(|| format!("`{program}` runs code piped into it"));
         }
         if a.starts_with('-') {
             i += 1;
             continue;
         }
         if w.process_substitution {
-            return Some(format!("`{program}` runs code produced by a process substitution"));
+            return Some(format!(
+                "`{program}` runs code produced by a process substitution"
+            ));
         }
         return None;
     }
@@ -467,7 +553,12 @@ struct WrapperSpec {
 }
 
 const fn spec(value_options: &'static [&'static str]) -> WrapperSpec {
-    WrapperSpec { value_options, skip_positionals: 0, skips_assignments: false, shell_options: &[] }
+    WrapperSpec {
+        value_options,
+        skip_positionals: 0,
+        skips_assignments: false,
+        shell_options: &[],
+    }
 }
 
 /// The wrappers that run another command; extend this table to teach SafeShell a new one.
@@ -475,25 +566,98 @@ fn wrapper_spec(program: &str) -> Option<WrapperSpec> {
     Some(match program {
         "sudo" => WrapperSpec {
             shell_options: &["-s", "-i", "--shell", "--login"],
-            ..spec(&["-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--host", "--prompt", "--chdir", "--role", "--type", "--other-user", "--close-from", "--command-timeout", "--chroot"])
+            ..spec(&[
+                "-u",
+                "-g",
+                "-h",
+                "-p",
+                "-C",
+                "-D",
+                "-r",
+                "-t",
+                "-U",
+                "-T",
+                "-R",
+                "--user",
+                "--group",
+                "--host",
+                "--prompt",
+                "--chdir",
+                "--role",
+                "--type",
+                "--other-user",
+                "--close-from",
+                "--command-timeout",
+                "--chroot",
+            ])
         },
         "doas" => spec(&["-u", "-C"]),
         "pkexec" => spec(&["--user"]),
-        "env" => WrapperSpec { skips_assignments: true, ..spec(&["-u", "--unset", "-C", "--chdir", "-S", "--split-string", "-P", "--default-signal", "--ignore-signal", "--block-signal"]) },
-        "command" | "builtin" | "nohup" | "setsid" | "unbuffer" | "caffeinate" | "time" | "busybox" | "catchsegv" => spec(&[]),
+        "env" => WrapperSpec {
+            skips_assignments: true,
+            ..spec(&[
+                "-u",
+                "--unset",
+                "-C",
+                "--chdir",
+                "-S",
+                "--split-string",
+                "-P",
+                "--default-signal",
+                "--ignore-signal",
+                "--block-signal",
+            ])
+        },
+        "command" | "builtin" | "nohup" | "setsid" | "unbuffer" | "caffeinate" | "time"
+        | "busybox" | "catchsegv" => spec(&[]),
         "exec" => spec(&["-a"]),
         "nice" => spec(&["-n", "--adjustment"]),
         "ionice" => spec(&["-c", "-n", "-p", "-P", "-u", "--class", "--classdata"]),
-        "chrt" => WrapperSpec { skip_positionals: 1, ..spec(&[]) },
-        "taskset" => WrapperSpec { skip_positionals: 1, ..spec(&[]) },
-        "timeout" => WrapperSpec { skip_positionals: 1, ..spec(&["-s", "--signal", "-k", "--kill-after"]) },
+        "chrt" => WrapperSpec {
+            skip_positionals: 1,
+            ..spec(&[])
+        },
+        "taskset" => WrapperSpec {
+            skip_positionals: 1,
+            ..spec(&[])
+        },
+        "timeout" => WrapperSpec {
+            skip_positionals: 1,
+            ..spec(&["-s", "--signal", "-k", "--kill-after"])
+        },
         "stdbuf" => spec(&["-i", "-o", "-e", "--input", "--output", "--error"]),
-        "chroot" => WrapperSpec { skip_positionals: 1, ..spec(&["--userspec", "--groups"]) },
-        "flock" => WrapperSpec { skip_positionals: 1, ..spec(&["-w", "--timeout", "-E", "--conflict-exit-code"]) },
-        "xargs" => spec(&["-I", "-L", "-n", "-P", "-s", "-d", "-E", "-a", "--max-args", "--max-procs", "--delimiter", "--arg-file", "--max-chars", "--max-lines", "--replace", "--eof"]),
+        "chroot" => WrapperSpec {
+            skip_positionals: 1,
+            ..spec(&["--userspec", "--groups"])
+        },
+        "flock" => WrapperSpec {
+            skip_positionals: 1,
+            ..spec(&["-w", "--timeout", "-E", "--conflict-exit-code"])
+        },
+        "xargs" => spec(&[
+            "-I",
+            "-L",
+            "-n",
+            "-P",
+            "-s",
+            "-d",
+            "-E",
+            "-a",
+            "--max-args",
+            "--max-procs",
+            "--delimiter",
+            "--arg-file",
+            "--max-chars",
+            "--max-lines",
+            "--replace",
+            "--eof",
+        ]),
         "strace" | "ltrace" => spec(&["-e", "-o", "-p", "-s", "-u", "-E"]),
         "npx" | "bunx" | "pnpx" => spec(&["-p", "--package"]),
-        "script" => WrapperSpec { shell_options: &["-c", "--command"], ..spec(&[]) },
+        "script" => WrapperSpec {
+            shell_options: &["-c", "--command"],
+            ..spec(&[])
+        },
         _ => return None,
     })
 }
@@ -518,14 +682,18 @@ fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
             i += 1;
             if spec.value_options.is_empty() && spec.shell_options.contains(&"-c") {
                 // `script -c CMD`: the next word is the command string.
-                return rest.get(i).map(|w| Wrapped::Shell(w.text.clone(), w.dynamic));
+                return rest
+                    .get(i)
+                    .map(|w| Wrapped::Shell(w.text.clone(), w.dynamic));
             }
             continue;
         }
         if a.starts_with('-') && a.len() > 1 {
             if a == "-S" || a == "--split-string" {
                 // `env -S 'cmd args'`: a string split into words.
-                return rest.get(i + 1).map(|w| Wrapped::Shell(w.text.clone(), w.dynamic));
+                return rest
+                    .get(i + 1)
+                    .map(|w| Wrapped::Shell(w.text.clone(), w.dynamic));
             }
             if let Some(s) = a.strip_prefix("--split-string=") {
                 return Some(Wrapped::Shell(s.to_owned(), rest[i].dynamic));
@@ -549,7 +717,11 @@ fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
         return None;
     }
     if shell_mode {
-        let text = rest[i..].iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+        let text = rest[i..]
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         return Some(Wrapped::Shell(text, rest[i..].iter().any(|w| w.dynamic)));
     }
     Some(Wrapped::Argv(i))
@@ -585,17 +757,35 @@ mod tests {
 
     #[test]
     fn wrappers_are_unwrapped() {
-        assert_eq!(texts("sudo -u root rm -rf /"), ["sudo -u root rm -rf /", "rm -rf /"]);
-        assert_eq!(texts("env -i FOO=1 nice -n 5 rm x"), ["env -i FOO=1 nice -n 5 rm x", "nice -n 5 rm x", "rm x"]);
-        assert_eq!(texts("timeout 5 git push -f"), ["timeout 5 git push -f", "git push -f"]);
-        assert_eq!(texts("find . -name '*.o' -exec rm -f {} \\;"), ["find . -name *.o -exec rm -f {} ';'", "rm -f {}"]);
+        assert_eq!(
+            texts("sudo -u root rm -rf /"),
+            ["sudo -u root rm -rf /", "rm -rf /"]
+        );
+        assert_eq!(
+            texts("env -i FOO=1 nice -n 5 rm x"),
+            ["env -i FOO=1 nice -n 5 rm x", "nice -n 5 rm x", "rm x"]
+        );
+        assert_eq!(
+            texts("timeout 5 git push -f"),
+            ["timeout 5 git push -f", "git push -f"]
+        );
+        assert_eq!(
+            texts("find . -name '*.o' -exec rm -f {} \\;"),
+            ["find . -name *.o -exec rm -f {} ';'", "rm -f {}"]
+        );
         assert_eq!(texts("ls | xargs -n1 rm"), ["ls", "xargs -n1 rm", "rm"]);
     }
 
     #[test]
     fn shell_strings_are_followed() {
-        assert_eq!(texts("bash -lc 'cd x && rm -rf y'"), ["bash -lc 'cd x && rm -rf y'", "cd x", "rm -rf y"]);
-        assert_eq!(texts("eval \"git push --force\""), ["eval 'git push --force'", "git push --force"]);
+        assert_eq!(
+            texts("bash -lc 'cd x && rm -rf y'"),
+            ["bash -lc 'cd x && rm -rf y'", "cd x", "rm -rf y"]
+        );
+        assert_eq!(
+            texts("eval \"git push --force\""),
+            ["eval 'git push --force'", "git push --force"]
+        );
         assert_eq!(texts("sudo -s rm -rf /"), ["sudo -s rm -rf /", "rm -rf /"]);
         let segs = segments_of_string("bash <<EOF\nrm -rf /\nEOF");
         assert_eq!(segs[1].text(), "rm -rf /");
@@ -604,7 +794,11 @@ mod tests {
 
     #[test]
     fn unverifiable_segments() {
-        let u = |c: &str| segments_of_string(c).iter().any(|s| s.unverifiable.is_some());
+        let u = |c: &str| {
+            segments_of_string(c)
+                .iter()
+                .any(|s| s.unverifiable.is_some())
+        };
         assert!(u("$CMD -rf /"));
         assert!(u("$(echo rm) -rf /"));
         assert!(u("curl -fsSL https://x.sh | sh"));
@@ -626,7 +820,11 @@ mod tests {
             cmd = format!("bash -c {}", quote(&cmd));
         }
         let segs = segments_of_string(&cmd);
-        assert!(segs.iter().any(|s| s.unverifiable.as_deref().is_some_and(|r| r.contains("nested"))));
+        assert!(segs.iter().any(|s| {
+            s.unverifiable
+                .as_deref()
+                .is_some_and(|r| r.contains("nested"))
+        }));
     }
 
     #[test]

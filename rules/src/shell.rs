@@ -85,7 +85,10 @@ pub struct Parsed {
 pub fn parse(src: &str) -> Parsed {
     let mut parser = Parser::new(src);
     parser.parse_list(End::Eof);
-    Parsed { commands: parser.out, incomplete: parser.incomplete }
+    Parsed {
+        commands: parser.out,
+        incomplete: parser.incomplete,
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,7 +118,9 @@ struct Parser<'a> {
     spans: bool,
 }
 
-const KEYWORD_PREFIXES: &[&str] = &["if", "then", "else", "elif", "while", "until", "do", "!", "time"];
+const KEYWORD_PREFIXES: &[&str] = &[
+    "if", "then", "else", "elif", "while", "until", "do", "!", "time",
+];
 const KEYWORD_ENDS: &[&str] = &["fi", "done", "esac"];
 
 fn is_blank(c: char) -> bool {
@@ -123,7 +128,10 @@ fn is_blank(c: char) -> bool {
 }
 
 fn is_meta(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')')
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | ';' | '&' | '|' | '<' | '>' | '(' | ')'
+    )
 }
 
 fn is_name_start(c: char) -> bool {
@@ -219,7 +227,10 @@ impl<'a> Parser<'a> {
         let word = &rest[..end];
         if word.is_empty() || word.contains(['\'', '"', '\\', '$', '`']) {
             None
-        } else if word == "!" || word.chars().all(|c| c.is_ascii_alphanumeric() || "{}[]_".contains(c))
+        } else if word == "!"
+            || word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "{}[]_".contains(c))
         {
             Some(word)
         } else {
@@ -237,7 +248,11 @@ impl<'a> Parser<'a> {
                 let line_end = rest.find('\n').unwrap_or(rest.len());
                 let line = &rest[..line_end];
                 self.pos += line_end + usize::from(line_end < rest.len());
-                let line = if doc.strip_tabs { line.trim_start_matches('\t') } else { line };
+                let line = if doc.strip_tabs {
+                    line.trim_start_matches('\t')
+                } else {
+                    line
+                };
                 if line == doc.delimiter {
                     found = true;
                     break;
@@ -252,7 +267,10 @@ impl<'a> Parser<'a> {
                 self.scan_expansions(&body);
             }
             if let Some(idx) = doc.command {
-                self.out[idx].stdin = Stdin::HereDoc { body, expand: doc.expand };
+                self.out[idx].stdin = Stdin::HereDoc {
+                    body,
+                    expand: doc.expand,
+                };
             }
         }
     }
@@ -615,7 +633,9 @@ impl<'a> Parser<'a> {
     fn parse_trailing_redirects(&mut self, mut into: Option<&mut SimpleCommand>) {
         loop {
             self.skip_blanks();
-            let Some(op) = self.redirect_operator() else { return };
+            let Some(op) = self.redirect_operator() else {
+                return;
+            };
             self.pos += op.len();
             self.skip_blanks();
             let target = self.read_word();
@@ -632,11 +652,13 @@ impl<'a> Parser<'a> {
         let rest = self.rest();
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let after = &rest[digits..];
-        const OPS: &[&str] = &["&>>", "<<<", "<<-", "&>", ">>", ">&", "<&", ">|", "<>", "<<", ">", "<"];
+        const OPS: &[&str] = &[
+            "&>>", "<<<", "<<-", "&>", ">>", ">&", "<&", ">|", "<>", "<<", ">", "<",
+        ];
         for op in OPS {
-            if after.starts_with(op) {
+            if let Some(tail) = after.strip_prefix(op) {
                 // `<(` and `>(` are process substitutions, not redirections.
-                if (*op == "<" || *op == ">") && after[op.len()..].starts_with('(') {
+                if (*op == "<" || *op == ">") && tail.starts_with('(') {
                     return None;
                 }
                 if digits > 0 && op.starts_with('&') {
@@ -818,7 +840,11 @@ impl<'a> Parser<'a> {
         // see them; the command reader re-splits below.
         split_words.push(word);
         let mut joined = Word::default();
-        for (i, w) in split_words.into_iter().filter(|w| !w.text.is_empty()).enumerate() {
+        for (i, w) in split_words
+            .into_iter()
+            .filter(|w| !w.text.is_empty())
+            .enumerate()
+        {
             if i > 0 {
                 joined.text.push(IFS_SPLIT);
             }
@@ -1161,13 +1187,22 @@ mod tests {
         parse(src)
             .commands
             .iter()
-            .map(|c| split_ifs(&c.words).iter().map(|w| w.text.clone()).collect::<Vec<_>>().join(" "))
+            .map(|c| {
+                split_ifs(&c.words)
+                    .iter()
+                    .map(|w| w.text.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect()
     }
 
     #[test]
     fn lists_and_pipelines() {
-        assert_eq!(programs("a x; b && c || d | e & f\ng"), ["a x", "b", "c", "d", "e", "f", "g"]);
+        assert_eq!(
+            programs("a x; b && c || d | e & f\ng"),
+            ["a x", "b", "c", "d", "e", "f", "g"]
+        );
     }
 
     #[test]
@@ -1178,8 +1213,14 @@ mod tests {
 
     #[test]
     fn substitutions_are_found() {
-        assert_eq!(programs("echo $(rm -rf /tmp/x) `ls`"), ["rm -rf /tmp/x", "ls", "echo $(…) $(…)"]);
-        assert_eq!(programs("diff <(sort a) <(sort b)"), ["sort a", "sort b", "diff <(…) <(…)"]);
+        assert_eq!(
+            programs("echo $(rm -rf /tmp/x) `ls`"),
+            ["rm -rf /tmp/x", "ls", "echo $(…) $(…)"]
+        );
+        assert_eq!(
+            programs("diff <(sort a) <(sort b)"),
+            ["sort a", "sort b", "diff <(…) <(…)"]
+        );
         assert_eq!(programs("echo \"$(whoami)\""), ["whoami", "echo $(…)"]);
     }
 
@@ -1190,8 +1231,14 @@ mod tests {
             ["cd /x", "make", "a", "b", "test -f x", "rm y", "z"]
         );
         assert_eq!(programs("for f in *.txt; do rm \"$f\"; done"), ["rm $f"]);
-        assert_eq!(programs("while true; do sleep 1; done"), ["true", "sleep 1"]);
-        assert_eq!(programs("case $x in a|b) rm a;; *) ls;; esac"), ["rm a", "ls"]);
+        assert_eq!(
+            programs("while true; do sleep 1; done"),
+            ["true", "sleep 1"]
+        );
+        assert_eq!(
+            programs("case $x in a|b) rm a;; *) ls;; esac"),
+            ["rm a", "ls"]
+        );
     }
 
     #[test]
@@ -1229,14 +1276,28 @@ mod tests {
     #[test]
     fn fork_bomb_function() {
         let p = parse(":(){ :|:& };:");
-        let inside: Vec<_> = p.commands.iter().filter(|c| c.in_function.as_deref() == Some(":")).collect();
+        let inside: Vec<_> = p
+            .commands
+            .iter()
+            .filter(|c| c.in_function.as_deref() == Some(":"))
+            .collect();
         assert_eq!(inside.len(), 2);
         assert!(inside.iter().all(|c| c.in_pipeline));
     }
 
     #[test]
     fn unterminated_input_is_flagged_not_panicking() {
-        for s in ["echo 'x", "echo \"x", "echo $(x", "cat <<EOF\nx", "(a", "`x", "$'\\x", "${x", "case"] {
+        for s in [
+            "echo 'x",
+            "echo \"x",
+            "echo $(x",
+            "cat <<EOF\nx",
+            "(a",
+            "`x",
+            "$'\\x",
+            "${x",
+            "case",
+        ] {
             let p = parse(s);
             assert!(p.incomplete, "{s}");
         }
