@@ -1,9 +1,18 @@
 //! `safeshell`: the user-facing command (rule checks and rule tools; the daemon comes next).
 
+mod audit;
 mod check;
+mod client;
+mod config;
+mod context;
+mod daemon_cmd;
 mod facts;
+mod init;
+mod messages;
 mod paths;
+mod rules_cache;
 mod rules_cmd;
+mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +54,89 @@ enum Command {
     /// Validate, list and explain rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Run and control the daemon that decides every intercepted command.
+    #[command(subcommand)]
+    Daemon(DaemonCommand),
+    /// List and resolve approvals that wait for a human (scripts and tests; people use `safeshell monitor`).
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
+    /// Set SafeShell up for this user: ~/.safeshell with a documented config.toml, a commented
+    /// rules.toml, and shims for every command the rules name.
+    ///
+    /// With --shell, print instead the snippet for your shell's rc file, which puts the shims
+    /// first on PATH:  eval "$(safeshell init --shell bash)"
+    Init {
+        /// Print the rc-file snippet for this shell (bash, zsh or fish) and change nothing.
+        #[arg(long, value_name = "SHELL")]
+        shell: Option<String>,
+    },
+    /// Regenerate the shims from the rules now in effect (adds new ones, removes stale ones).
+    Refresh,
+    /// Print recent decisions from the audit log (~/.safeshell/audit.jsonl).
+    Audit {
+        /// How many records.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: usize,
+        /// Print the raw JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DaemonCommand {
+    /// Run the daemon in the foreground (logs to stderr).
+    Run,
+    /// Start the daemon in the background (logs to ~/.safeshell/daemon.log) and wait until it answers.
+    Start {
+        /// Print nothing on success.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Stop the daemon (pending approvals are denied).
+    Stop,
+    /// Stop the daemon, then start it again.
+    Restart,
+    /// Show pid, version, uptime, rules and their files, connections, decisions and pending approvals.
+    ///
+    /// Exit status 1 when the daemon is not running.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the daemon's log.
+    Logs {
+        /// Keep printing new lines as they are written.
+        #[arg(long, short)]
+        follow: bool,
+        /// How many lines to print first.
+        #[arg(long, short = 'n', default_value_t = 50)]
+        lines: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ApprovalsCommand {
+    /// List pending approvals, oldest first.
+    List {
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending command once.
+    Approve {
+        /// The approval id (from `list`).
+        id: u64,
+    },
+    /// Deny a pending command.
+    Deny {
+        /// The approval id (from `list`).
+        id: u64,
+        /// Why; shown to the agent.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// Who a command is evaluated for.
@@ -146,6 +238,26 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Rules(cmd) => rules_cmd::run(cmd),
+        Command::Daemon(cmd) => match cmd {
+            DaemonCommand::Run => daemon_cmd::run(),
+            DaemonCommand::Start { quiet } => daemon_cmd::start(quiet),
+            DaemonCommand::Stop => daemon_cmd::stop(),
+            DaemonCommand::Restart => daemon_cmd::stop().and_then(|_| daemon_cmd::start(false)),
+            DaemonCommand::Status { json } => daemon_cmd::status(json),
+            DaemonCommand::Logs { follow, lines } => daemon_cmd::logs(follow, lines),
+        },
+        Command::Approvals(cmd) => match cmd {
+            ApprovalsCommand::List { json } => daemon_cmd::list_pending(json),
+            ApprovalsCommand::Approve { id } => {
+                daemon_cmd::resolve(id, safeshell_protocol::ApprovalVerdict::ApproveOnce, None)
+            }
+            ApprovalsCommand::Deny { id, reason } => {
+                daemon_cmd::resolve(id, safeshell_protocol::ApprovalVerdict::Deny, reason)
+            }
+        },
+        Command::Init { shell } => init::init(shell.as_deref()),
+        Command::Refresh => init::refresh(),
+        Command::Audit { lines, json } => daemon_cmd::audit(lines, json),
     };
     match result {
         Ok(code) => ExitCode::from(code),

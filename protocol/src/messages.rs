@@ -475,12 +475,17 @@ pub enum Request {
     Status,
     /// Check that the daemon is alive; answered with [`Response::Pong`].
     Ping,
+    /// List the approvals waiting for a human; answered with [`Response::Pending`].
+    ListPending,
 }
 
 /// A message from the daemon to a client, after the handshake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
-    /// The verdict on a [`Request::Check`].
+    /// The verdict on a [`Request::Check`]. When a human must approve, the daemon first sends a
+    /// `Decision` with `action: RequireApproval` and an `approval_id` (so the client can say it
+    /// is waiting), then, on the same connection, the final `Decision` once the approval is
+    /// resolved, times out or the daemon shuts down.
     Decision(Decision),
     /// The result of a [`Request::Resolve`].
     Resolved {
@@ -503,6 +508,8 @@ pub enum Response {
         /// What went wrong.
         message: String,
     },
+    /// The approvals waiting for a human, oldest first.
+    Pending(Vec<PendingApproval>),
 }
 
 #[cfg(test)]

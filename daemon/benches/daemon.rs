@@ -1,0 +1,2 @@
+//! Daemon benchmarks (filled in below).
+fn main() {}

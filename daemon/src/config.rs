@@ -1,0 +1,174 @@
+//! `~/.safeshell/config.toml`: daemon and shim settings, with documented defaults.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use serde::Deserialize;
+
+/// The agent environment markers recognised by default: a variable with one of these names in a
+/// client's environment means the command comes from that agent.
+pub const DEFAULT_AGENT_MARKERS: &[&str] = &[
+    "CLAUDECODE",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "CODEX_SANDBOX",
+    "CODEX_SANDBOX_NETWORK_DISABLED",
+    "CURSOR_AGENT",
+    "CURSOR_TRACE_ID",
+    "GEMINI_CLI",
+    "AIDER_MODEL",
+    "AIDER_CHAT_HISTORY_FILE",
+    "WARP_AI_AGENT",
+    "OPENCODE",
+    "CLINE_ACTIVE",
+];
+
+/// Program names whose descendants are treated as agents by default.
+pub const DEFAULT_AGENT_PROGRAMS: &[&str] =
+    &["claude", "codex", "cursor-agent", "gemini", "aider", "opencode", "goose", "amp", "cline", "crush"];
+
+/// The settings file. Unknown keys are errors (with file and line).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// What clients do when the daemon cannot be reached even after starting it: allow | deny.
+    pub on_unavailable: FailMode,
+    /// The real shell the `SHELL` wrapper runs.
+    pub shell: String,
+    /// Seconds an approval waits for a human before it is denied.
+    pub approval_timeout_secs: u64,
+    /// Rotate the audit log when it grows past this many bytes.
+    pub audit_max_bytes: u64,
+    /// Rotated audit logs kept (audit.jsonl.1 … .N).
+    pub audit_keep: u32,
+    /// Seconds a no-double-ask token stays valid.
+    pub token_ttl_secs: u64,
+    /// Environment variable names that mark an agent.
+    pub agent_env_markers: Vec<String>,
+    /// Program names whose descendants are agents.
+    pub agent_programs: Vec<String>,
+    /// How often (milliseconds) rule files are checked for changes.
+    pub watch_interval_ms: u64,
+    /// Extra commands to shim beyond those the rules name.
+    pub extra_shims: Vec<String>,
+}
+
+/// The fail mode when the daemon is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// Run the command, with a one-line warning on stderr.
+    Allow,
+    /// Refuse the command.
+    Deny,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            on_unavailable: FailMode::Allow,
+            shell: "/bin/bash".into(),
+            approval_timeout_secs: 300,
+            audit_max_bytes: 10 * 1024 * 1024,
+            audit_keep: 3,
+            token_ttl_secs: 600,
+            agent_env_markers: DEFAULT_AGENT_MARKERS.iter().map(|s| s.to_string()).collect(),
+            agent_programs: DEFAULT_AGENT_PROGRAMS.iter().map(|s| s.to_string()).collect(),
+            watch_interval_ms: 500,
+            extra_shims: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the config file; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text; errors name the file, line and key.
+    pub fn parse(text: &str, name: &str) -> Result<Config> {
+        match toml::from_str::<Config>(text) {
+            Ok(c) => {
+                if c.shell.is_empty() || !c.shell.starts_with('/') {
+                    bail!("{name}: `shell` must be an absolute path, got `{}`", c.shell);
+                }
+                Ok(c)
+            }
+            Err(e) => {
+                let offset = e.span().map_or(0, |s| s.start);
+                let line = text[..offset.min(text.len())].matches('\n').count() + 1;
+                bail!("{name}:{line}: {}", e.message().trim())
+            }
+        }
+    }
+}
+
+/// The config file `safeshell init` writes: every setting, commented, with its default.
+pub fn template() -> String {
+    let markers = DEFAULT_AGENT_MARKERS.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ");
+    let programs = DEFAULT_AGENT_PROGRAMS.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"# SafeShell settings. Every setting is shown with its default; uncomment to change it.
+# Rules live in rules.toml beside this file (see docs/rules.md).
+
+# What shims, the SHELL wrapper and hooks do when the daemon cannot be reached even after they
+# tried to start it: "allow" (run the command, with a one-line warning) or "deny".
+# on_unavailable = "allow"
+
+# The real shell the SHELL wrapper (safeshell-shim -c …) runs. Never the wrapper itself.
+# shell = "/bin/bash"
+
+# Seconds an approval waits for a human in `safeshell monitor` before it is denied.
+# approval_timeout_secs = 300
+
+# The audit log (audit.jsonl) is rotated past this size; this many old logs are kept.
+# audit_max_bytes = 10485760
+# audit_keep = 3
+
+# Seconds a no-double-ask token (handed to the commands a decision allowed) stays valid.
+# token_ttl_secs = 600
+
+# A client whose environment has one of these variables is an agent.
+# agent_env_markers = [{markers}]
+
+# A client descending from one of these programs is an agent.
+# agent_programs = [{programs}]
+
+# How often (milliseconds) the daemon checks rule files for changes.
+# watch_interval_ms = 500
+
+# Commands to shim in addition to those the rules name.
+# extra_shims = []
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        let c = Config::parse(&template(), "t").unwrap();
+        assert_eq!(c.on_unavailable, FailMode::Allow);
+        assert_eq!(c.approval_timeout_secs, 300);
+        // Uncommenting every line gives the same values.
+        let uncommented: String =
+            template().lines().map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(l)).collect::<Vec<_>>().join("\n");
+        let c2 = Config::parse(&uncommented, "t").unwrap();
+        assert_eq!(c2.agent_programs, c.agent_programs);
+        assert_eq!(c2.audit_max_bytes, c.audit_max_bytes);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line() {
+        let err = Config::parse("shell = \"/bin/bash\"\nshel = 1\n", "cfg.toml").unwrap_err().to_string();
+        assert!(err.starts_with("cfg.toml:2:"), "{err}");
+        assert!(err.contains("shel"), "{err}");
+    }
+}

@@ -1,0 +1,240 @@
+//! `safeshell daemon run | start | stop | restart | status | logs` and `safeshell approvals`.
+
+use std::io::{BufRead, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use safeshell_protocol::{ApprovalResolution, ApprovalVerdict, ClientKind, Request, Response};
+
+use crate::client::Client;
+use crate::{paths, server};
+
+/// The daemon's log file name in the state directory.
+pub const LOG_FILE: &str = "daemon.log";
+
+/// How long `start` waits for a new daemon to answer.
+pub const START_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The state directory and socket, or an error saying how to fix the environment.
+pub fn locations() -> Result<(PathBuf, PathBuf)> {
+    let state = paths::safeshell_home().context("neither SAFESHELL_HOME nor HOME is set")?;
+    let socket = safeshell_protocol::socket_path().context("cannot work out the socket path: set SAFESHELL_SOCKET or HOME")?;
+    Ok((state, socket))
+}
+
+/// True when a daemon answers a ping on `socket`.
+pub fn is_running(socket: &Path) -> bool {
+    Client::connect(socket, ClientKind::Cli).and_then(|mut c| c.call(&Request::Ping)).is_ok_and(|r| r == Response::Pong)
+}
+
+pub fn run() -> Result<u8> {
+    let (state, socket) = locations()?;
+    server::run(&state, &socket)?;
+    Ok(0)
+}
+
+pub fn start(quiet: bool) -> Result<u8> {
+    let (state, socket) = locations()?;
+    if is_running(&socket) {
+        if !quiet {
+            println!("SafeShell daemon already running ({})", socket.display());
+        }
+        return Ok(0);
+    }
+    server::create_private_dir(&state)?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(state.join(LOG_FILE))?;
+    let exe = std::env::current_exe().context("cannot find the safeshell executable")?;
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(exe)
+        .args(["daemon", "run"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("cannot start the daemon")?;
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if is_running(&socket) {
+            if !quiet {
+                println!("SafeShell daemon started (pid {}), socket {}", child.id(), socket.display());
+            }
+            return Ok(0);
+        }
+        if let Some(status) = child.try_wait()? {
+            if is_running(&socket) {
+                return Ok(0); // another start won the race; that daemon serves
+            }
+            bail!("the daemon exited ({status}) before answering; see {}", state.join(LOG_FILE).display());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    bail!("the daemon did not answer within {:?}; see {}", START_TIMEOUT, state.join(LOG_FILE).display())
+}
+
+pub fn stop() -> Result<u8> {
+    let (state, socket) = locations()?;
+    let pid_path = state.join(server::PID_FILE);
+    let pid: i32 = match std::fs::read_to_string(&pid_path) {
+        Ok(s) => s.trim().parse().with_context(|| format!("{} does not hold a pid", pid_path.display()))?,
+        Err(_) => {
+            println!("SafeShell daemon is not running");
+            return Ok(0);
+        }
+    };
+    let pid = nix::unistd::Pid::from_raw(pid);
+    if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).is_err() {
+        let _ = std::fs::remove_file(&pid_path);
+        println!("SafeShell daemon is not running (removed a stale pid file)");
+        return Ok(0);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if nix::sys::signal::kill(pid, None).is_err() || (!pid_path.exists() && !socket.exists()) {
+            println!("SafeShell daemon stopped");
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("the daemon (pid {pid}) did not stop within 5s")
+}
+
+pub fn status(json: bool) -> Result<u8> {
+    let (_, socket) = locations()?;
+    let mut client = match Client::connect(&socket, ClientKind::Cli) {
+        Ok(c) => c,
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"running": false, "socket": socket}));
+            } else {
+                println!("SafeShell daemon is not running ({e:#})\nStart it with `safeshell daemon start`.");
+            }
+            return Ok(1);
+        }
+    };
+    let Response::Status(s) = client.call(&Request::Status)? else { bail!("unexpected answer to a status request") };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "running": true, "pid": s.pid, "version": s.version, "uptime_ms": s.uptime_ms,
+                "rule_count": s.rule_count, "rule_files": s.rule_files, "rule_errors": s.rule_errors,
+                "connections": s.connections, "decisions": {"allow": s.decisions_allow, "deny": s.decisions_deny,
+                "require_approval": s.decisions_approval, "redirect": s.decisions_redirect},
+                "pending_approvals": s.pending_approvals, "events_dropped": s.events_dropped, "socket": socket,
+            })
+        );
+        return Ok(0);
+    }
+    println!("SafeShell daemon {} running, pid {}, up {}s", s.version, s.pid, s.uptime_ms / 1000);
+    println!("socket:      {}", socket.display());
+    println!("rules:       {} from {}", s.rule_count, s.rule_files.join(", "));
+    for e in &s.rule_errors {
+        println!("RULE ERROR:  {e}");
+    }
+    println!("connections: {}", s.connections.saturating_sub(1));
+    println!(
+        "decisions:   {} allow, {} deny, {} approval, {} redirect",
+        s.decisions_allow, s.decisions_deny, s.decisions_approval, s.decisions_redirect
+    );
+    println!("pending:     {} approvals", s.pending_approvals);
+    println!("dropped:     {} events (slow monitors)", s.events_dropped);
+    Ok(0)
+}
+
+pub fn logs(follow: bool, lines: usize) -> Result<u8> {
+    let (state, _) = locations()?;
+    let path = state.join(LOG_FILE);
+    let mut file = std::fs::File::open(&path).with_context(|| format!("no daemon log yet at {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)?;
+    let all: Vec<&str> = text.lines().collect();
+    for line in &all[all.len().saturating_sub(lines)..] {
+        println!("{line}");
+    }
+    if !follow {
+        return Ok(0);
+    }
+    let mut pos = file.seek(SeekFrom::End(0))?;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let len = std::fs::metadata(&path)?.len();
+        if len < pos {
+            pos = 0; // truncated or replaced
+        }
+        if len > pos {
+            file.seek(SeekFrom::Start(pos))?;
+            let mut reader = std::io::BufReader::new(&file);
+            let mut line = String::new();
+            while reader.read_line(&mut line)? > 0 {
+                print!("{line}");
+                line.clear();
+            }
+            pos = len;
+        }
+    }
+}
+
+pub fn list_pending(json: bool) -> Result<u8> {
+    let (_, socket) = locations()?;
+    let mut client = Client::connect(&socket, ClientKind::Cli)?;
+    let Response::Pending(list) = client.call(&Request::ListPending)? else { bail!("unexpected answer") };
+    for p in &list {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"id": p.approval_id, "command": p.command, "rule": p.rule, "reason": p.reason,
+                    "cwd": p.cwd, "pid": p.client_pid, "agent": p.agent, "deadline_ms": p.deadline_ms})
+            );
+        } else {
+            println!("#{}  {}  ({}; pid {}, {})", p.approval_id, p.command, p.rule.as_deref().unwrap_or("-"), p.client_pid, p.cwd);
+        }
+    }
+    if list.is_empty() && !json {
+        println!("no pending approvals");
+    }
+    Ok(0)
+}
+
+pub fn resolve(id: u64, verdict: ApprovalVerdict, reason: Option<String>) -> Result<u8> {
+    let (_, socket) = locations()?;
+    let mut client = Client::connect(&socket, ClientKind::Cli)?;
+    match client.call(&Request::Resolve(ApprovalResolution { approval_id: id, verdict, reason }))? {
+        Response::Resolved { accepted: true, message, .. } => {
+            println!("{message}");
+            Ok(0)
+        }
+        Response::Resolved { message, .. } => {
+            eprintln!("safeshell: {message}");
+            Ok(1)
+        }
+        other => bail!("unexpected answer: {other:?}"),
+    }
+}
+
+pub fn audit(lines: usize, json: bool) -> Result<u8> {
+    let (state, _) = locations()?;
+    let path = state.join(crate::audit::AUDIT_FILE);
+    let records = crate::audit::read_records(&path).with_context(|| format!("no audit log yet at {}", path.display()))?;
+    for r in &records[records.len().saturating_sub(lines)..] {
+        if json {
+            println!("{r}");
+            continue;
+        }
+        let command = match &r["command"] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "),
+            _ => continue, // not a decision record
+        };
+        println!(
+            "{:<16} {:<6} {:<14} {:<28} {}",
+            r["decision"].as_str().unwrap_or("-"),
+            r["context"].as_str().unwrap_or("-"),
+            r["surface"].as_str().unwrap_or("-"),
+            r["rule"].as_str().unwrap_or("-"),
+            command
+        );
+    }
+    Ok(0)
+}

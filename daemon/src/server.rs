@@ -1,0 +1,759 @@
+//! The daemon: a tokio server on a user-only Unix socket that decides every command.
+//!
+//! One task per connection; a panic while handling one request ends only that connection.
+//! Approvals wait on a oneshot channel with a timeout; events fan out to monitors through bounded
+//! channels with `try_send`, so a slow monitor never delays a decision.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
+use std::io::Read as _;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, bail};
+use safeshell_protocol::{
+    self as proto, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind, CommandSpec,
+    ContextHint, Decision, DecisionEvent, Event, EventKind, Hello, HelloReply, MAX_FRAME_LEN, PROTOCOL_VERSION,
+    PendingApproval, Request, Response, StatusReport, Surface,
+};
+use safeshell_rules::{Action, CommandInput, Context, Facts, segment};
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::context::{self, Detected, Detector};
+use crate::facts::{find_git_dir, read_branch};
+use crate::messages;
+use crate::paths;
+use crate::rules_cache::RulesCache;
+
+/// Events buffered per monitor before further events to it are dropped (and counted).
+pub const SUBSCRIBER_BUFFER: usize = 1024;
+/// Recent events kept to replay to a monitor that connects.
+pub const HISTORY_LEN: usize = 1000;
+/// The pid file name in the state directory.
+pub const PID_FILE: &str = "daemon.pid";
+/// The lock file name in the state directory.
+pub const LOCK_FILE: &str = "daemon.lock";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Decision counters for `status`.
+#[derive(Default)]
+struct Stats {
+    allow: AtomicU64,
+    deny: AtomicU64,
+    approval: AtomicU64,
+    redirect: AtomicU64,
+    connections: AtomicU32,
+    dropped: AtomicU64,
+}
+
+struct Hub {
+    seq: u64,
+    subscribers: Vec<mpsc::Sender<Event>>,
+    history: VecDeque<Event>,
+}
+
+struct PendingEntry {
+    info: PendingApproval,
+    tx: oneshot::Sender<(ApprovalVerdict, Option<String>)>,
+    requester_pid: u32,
+    agent_pid: Option<u32>,
+}
+
+struct TokenEntry {
+    root_pid: u32,
+    expires: Instant,
+    /// Normalised argv (`program\0arg\0…`) of every segment the decision covered.
+    segments: Vec<String>,
+}
+
+/// The daemon's shared state.
+pub struct Daemon {
+    config: Config,
+    started: Instant,
+    rules: RulesCache,
+    detector: Detector,
+    audit: Mutex<AuditLog>,
+    stats: Stats,
+    hub: Mutex<Hub>,
+    pending: Mutex<BTreeMap<u64, PendingEntry>>,
+    next_approval: AtomicU64,
+    tokens: Mutex<HashMap<String, TokenEntry>>,
+    shutdown: watch::Receiver<bool>,
+    /// Debug builds only: a command that makes the handler panic, to test isolation.
+    panic_trigger: Option<String>,
+}
+
+/// Runs the daemon in the foreground until SIGTERM or SIGINT.
+pub fn run(state_dir: &Path, socket: &Path) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(serve(state_dir, socket))
+}
+
+/// Creates a directory (and parents) with mode 0700.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set permissions of {}", dir.display()))
+}
+
+async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
+    create_private_dir(state_dir)?;
+    // One daemon per user: hold an exclusive lock for the daemon's lifetime.
+    let lock_file = File::options().create(true).truncate(false).write(true).open(state_dir.join(LOCK_FILE))?;
+    if lock_file.try_lock().is_err() {
+        bail!("another SafeShell daemon is already running (lock {} is held)", state_dir.join(LOCK_FILE).display());
+    }
+    let socket_dir = socket.parent().context("socket path has no directory")?;
+    create_private_dir(socket_dir)?;
+    if socket.exists() {
+        // A socket that answers belongs to a live daemon (one that is not holding our lock,
+        // e.g. started with another state directory): never touch it. One that does not answer
+        // is stale.
+        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+            bail!("a daemon is already answering on {}", socket.display());
+        }
+        std::fs::remove_file(socket).with_context(|| format!("cannot remove stale socket {}", socket.display()))?;
+        eprintln!("safeshell daemon: removed stale socket {}", socket.display());
+    }
+    let listener = UnixListener::bind(socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::write(state_dir.join(PID_FILE), format!("{}\n", std::process::id()))?;
+
+    let config = Config::load(&state_dir.join("config.toml"))?;
+    let (rules, errors) = RulesCache::load(paths::global_rules_path());
+    for e in &errors {
+        eprintln!("safeshell daemon: rule file error (serving the built-in rules without it): {}", e.message);
+    }
+    let audit = AuditLog::open(state_dir, config.audit_max_bytes, config.audit_keep)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let daemon = Arc::new(Daemon {
+        detector: Detector::new(config.agent_env_markers.clone(), config.agent_programs.clone()),
+        config,
+        started: Instant::now(),
+        rules,
+        audit: Mutex::new(audit),
+        stats: Stats::default(),
+        hub: Mutex::new(Hub { seq: 0, subscribers: Vec::new(), history: VecDeque::new() }),
+        pending: Mutex::new(BTreeMap::new()),
+        next_approval: AtomicU64::new(1),
+        tokens: Mutex::new(HashMap::new()),
+        shutdown: shutdown_rx,
+        panic_trigger: if cfg!(debug_assertions) { std::env::var("SAFESHELL_TEST_PANIC_ON").ok() } else { None },
+    });
+    for e in errors {
+        daemon.emit(EventKind::RulesError { file: e.file, message: e.message });
+    }
+    let (files, _, count) = daemon.rules.describe();
+    eprintln!(
+        "safeshell daemon {} (pid {}) listening on {} with {count} rules from {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        socket.display(),
+        files.join(", ")
+    );
+
+    tokio::spawn(watch_rules(daemon.clone()));
+    tokio::spawn(expire_tokens(daemon.clone()));
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let my_uid = nix::unistd::geteuid().as_raw();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let cred = stream.peer_cred();
+                let (uid, pid) = match &cred {
+                    Ok(c) => (c.uid(), c.pid().map_or(0, |p| p as u32)),
+                    Err(_) => (u32::MAX, 0),
+                };
+                if uid != my_uid {
+                    eprintln!("safeshell daemon: refused a connection from uid {uid} (pid {pid}); only uid {my_uid} may connect");
+                    daemon.audit(json!({"time_ms": now_ms(), "event": "refused_connection", "uid": uid, "pid": pid}));
+                    drop(stream);
+                    continue;
+                }
+                let d = daemon.clone();
+                tokio::spawn(async move {
+                    d.stats.connections.fetch_add(1, Ordering::Relaxed);
+                    let result = tokio::spawn(handle_connection(d.clone(), stream, pid)).await;
+                    d.stats.connections.fetch_sub(1, Ordering::Relaxed);
+                    if let Err(e) = result {
+                        if e.is_panic() {
+                            eprintln!("safeshell daemon: a request handler panicked; the connection was closed and the daemon goes on");
+                        }
+                    }
+                });
+            }
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+        }
+    }
+    eprintln!("safeshell daemon: shutting down");
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    // Pending approvals are answered with a clear denial by their handlers; give them a moment.
+    for _ in 0..50 {
+        if lock(&daemon.pending).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = std::fs::remove_file(socket);
+    let _ = std::fs::remove_file(state_dir.join(PID_FILE));
+    drop(lock_file);
+    Ok(())
+}
+
+async fn watch_rules(daemon: Arc<Daemon>) {
+    let interval = Duration::from_millis(daemon.config.watch_interval_ms.max(50));
+    let mut shutdown = daemon.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        let d = daemon.clone();
+        let Ok(refresh) = tokio::task::spawn_blocking(move || d.rules.refresh()).await else { continue };
+        for file in &refresh.reloaded {
+            eprintln!("safeshell daemon: reloaded {file}");
+        }
+        if !refresh.reloaded.is_empty() {
+            let (files, _, count) = daemon.rules.describe();
+            daemon.emit(EventKind::RulesReloaded { rule_count: count, files });
+        }
+        for e in refresh.errors {
+            eprintln!("safeshell daemon: {} has errors; still serving its last good version:\n{}", e.file, e.message);
+            daemon.emit(EventKind::RulesError { file: e.file, message: e.message });
+        }
+    }
+}
+
+async fn expire_tokens(daemon: Arc<Daemon>) {
+    let mut shutdown = daemon.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = Instant::now();
+        lock(&daemon.tokens).retain(|_, t| t.expires > now);
+    }
+}
+
+/// Reads one frame into `buf`; `Ok(false)` on a clean end of stream.
+async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Result<bool> {
+    let mut header = [0u8; 4];
+    match r.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_le_bytes(header) as usize;
+    if len > MAX_FRAME_LEN {
+        bail!("frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit");
+    }
+    buf.resize(len, 0);
+    r.read_exact(buf).await.context("connection closed in the middle of a frame")?;
+    Ok(true)
+}
+
+async fn write_msg<W: AsyncWrite + Unpin, T: serde::Serialize>(w: &mut W, msg: &T) -> Result<()> {
+    let mut buf = Vec::with_capacity(256);
+    proto::encode(msg, &mut buf)?;
+    w.write_all(&buf).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+/// Serves one client connection (generic so tests can drive it over an in-memory pipe).
+pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(daemon: Arc<Daemon>, stream: S, peer_pid: u32) -> Result<()> {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut buf = Vec::new();
+    if !read_frame(&mut reader, &mut buf).await? {
+        return Ok(());
+    }
+    let client = match proto::decode::<Hello>(&buf) {
+        Ok(h) if h.has_valid_magic() => {
+            let accepted = h.version == PROTOCOL_VERSION;
+            write_msg(&mut writer, &HelloReply { version: PROTOCOL_VERSION, daemon_version: env!("CARGO_PKG_VERSION").into(), accepted }).await?;
+            if !accepted {
+                return Ok(());
+            }
+            h.client
+        }
+        _ => {
+            // A newer client may send a Hello we cannot fully decode; answer with our version.
+            if Hello::peek_version(&buf).is_some() {
+                write_msg(&mut writer, &HelloReply { version: PROTOCOL_VERSION, daemon_version: env!("CARGO_PKG_VERSION").into(), accepted: false }).await?;
+            }
+            return Ok(());
+        }
+    };
+    loop {
+        if !read_frame(&mut reader, &mut buf).await? {
+            return Ok(());
+        }
+        let request: Request = match proto::decode(&buf) {
+            Ok(r) => r,
+            Err(e) => {
+                write_msg(&mut writer, &Response::Error { message: format!("malformed request: {e}") }).await?;
+                return Ok(());
+            }
+        };
+        match request {
+            Request::Ping => write_msg(&mut writer, &Response::Pong).await?,
+            Request::Status => write_msg(&mut writer, &Response::Status(daemon.status())).await?,
+            Request::ListPending => {
+                let list = lock(&daemon.pending).values().map(|p| p.info.clone()).collect();
+                write_msg(&mut writer, &Response::Pending(list)).await?;
+            }
+            Request::Resolve(res) => {
+                let (accepted, message) = daemon.resolve(client, peer_pid, &res);
+                write_msg(&mut writer, &Response::Resolved { approval_id: res.approval_id, accepted, message }).await?;
+            }
+            Request::Subscribe(sub) => {
+                let (tx, mut rx) = mpsc::channel(SUBSCRIBER_BUFFER);
+                let history: Vec<Event> = {
+                    let mut hub = lock(&daemon.hub);
+                    hub.subscribers.push(tx);
+                    let skip = hub.history.len().saturating_sub(sub.history as usize);
+                    hub.history.iter().skip(skip).cloned().collect()
+                };
+                for e in history {
+                    write_msg(&mut writer, &Response::Event(e)).await?;
+                }
+                let mut shutdown = daemon.shutdown.clone();
+                let mut probe = [0u8; 1];
+                loop {
+                    tokio::select! {
+                        ev = rx.recv() => match ev {
+                            Some(e) => write_msg(&mut writer, &Response::Event(e)).await?,
+                            None => return Ok(()),
+                        },
+                        n = reader.read(&mut probe) => if n.unwrap_or(0) == 0 { return Ok(()) },
+                        _ = shutdown.changed() => return Ok(()),
+                    }
+                }
+            }
+            Request::Check(req) => daemon.check(req, peer_pid, &mut reader, &mut writer).await?,
+        }
+    }
+}
+
+/// The segments of a command as normalised argv keys, for tokens.
+fn segment_keys(command: &CommandSpec) -> Vec<String> {
+    let segs = match command {
+        CommandSpec::Argv(argv) => segment::segments_of_argv(argv),
+        CommandSpec::Shell(s) => segment::segments_of_string(s),
+    };
+    segs.iter().map(|s| std::iter::once(s.program.as_str()).chain(s.args.iter().map(String::as_str)).collect::<Vec<_>>().join("\0")).collect()
+}
+
+fn command_text(command: &CommandSpec) -> String {
+    match command {
+        CommandSpec::Shell(s) => s.clone(),
+        CommandSpec::Argv(argv) => argv.iter().map(|a| segment::quote(a)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+fn to_wire(a: Action) -> proto::Action {
+    match a {
+        Action::Allow => proto::Action::Allow,
+        Action::Deny => proto::Action::Deny,
+        Action::RequireApproval => proto::Action::RequireApproval,
+        Action::Redirect => proto::Action::Redirect,
+    }
+}
+
+fn hint(c: Context) -> ContextHint {
+    match c {
+        Context::Ai => ContextHint::Ai,
+        Context::Human => ContextHint::Human,
+    }
+}
+
+/// Facts for a client's request: its environment (forwarded, else read from `/proc`) and the
+/// repository around its working directory.
+struct ClientFacts {
+    cwd: PathBuf,
+    pid: u32,
+    forwarded: Vec<(String, String)>,
+    proc_env: std::cell::OnceCell<Vec<(String, String)>>,
+    home: Option<String>,
+    git_dir: std::cell::OnceCell<Option<PathBuf>>,
+    branch: std::cell::OnceCell<Option<String>>,
+}
+
+impl ClientFacts {
+    fn proc_env(&self) -> &[(String, String)] {
+        self.proc_env.get_or_init(|| {
+            let mut raw = Vec::new();
+            if let Ok(mut f) = File::open(format!("/proc/{}/environ", self.pid)) {
+                let _ = f.read_to_end(&mut raw);
+            }
+            raw.split(|b| *b == 0)
+                .filter_map(|kv| {
+                    let kv = String::from_utf8_lossy(kv);
+                    kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))
+                })
+                .collect()
+        })
+    }
+}
+
+impl Facts for ClientFacts {
+    fn home(&self) -> Option<&str> {
+        self.home.as_deref()
+    }
+    fn env(&self, name: &str) -> Option<&str> {
+        if let Some((_, v)) = self.forwarded.iter().find(|(k, _)| k == name) {
+            return Some(v);
+        }
+        self.proc_env().iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    fn in_git_repo(&self) -> bool {
+        self.git_dir.get_or_init(|| find_git_dir(&self.cwd)).is_some()
+    }
+    fn git_branch(&self) -> Option<&str> {
+        self.branch.get_or_init(|| self.git_dir.get_or_init(|| find_git_dir(&self.cwd)).as_deref().and_then(read_branch)).as_deref()
+    }
+    fn file_exists(&self, relative: &str) -> bool {
+        self.cwd.join(relative).exists()
+    }
+}
+
+impl Daemon {
+    fn emit(&self, kind: EventKind) {
+        let mut hub = lock(&self.hub);
+        hub.seq += 1;
+        let event = Event { seq: hub.seq, time_ms: now_ms(), kind };
+        if hub.history.len() >= HISTORY_LEN {
+            hub.history.pop_front();
+        }
+        hub.history.push_back(event.clone());
+        let mut dropped = 0;
+        hub.subscribers.retain(|tx| match tx.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                dropped += 1;
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        if dropped > 0 {
+            self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+
+    fn audit(&self, record: serde_json::Value) {
+        if let Err(e) = lock(&self.audit).append(&record) {
+            eprintln!("safeshell daemon: cannot write the audit log: {e}");
+        }
+    }
+
+    fn status(&self) -> StatusReport {
+        let (files, errors, count) = self.rules.describe();
+        StatusReport {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            rule_count: count,
+            rule_files: files,
+            rule_errors: errors,
+            connections: self.stats.connections.load(Ordering::Relaxed),
+            decisions_allow: self.stats.allow.load(Ordering::Relaxed),
+            decisions_deny: self.stats.deny.load(Ordering::Relaxed),
+            decisions_approval: self.stats.approval.load(Ordering::Relaxed),
+            decisions_redirect: self.stats.redirect.load(Ordering::Relaxed),
+            pending_approvals: lock(&self.pending).len() as u32,
+            events_dropped: self.stats.dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    fn issue_token(&self, root_pid: u32, command: &CommandSpec) -> Option<String> {
+        let mut bytes = [0u8; 16];
+        File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).ok()?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let entry = TokenEntry {
+            root_pid,
+            expires: Instant::now() + Duration::from_secs(self.config.token_ttl_secs),
+            segments: segment_keys(command),
+        };
+        lock(&self.tokens).insert(token.clone(), entry);
+        Some(token)
+    }
+
+    /// True when a valid token, held by a descendant of the process it was issued to, already
+    /// covers every segment of this command.
+    fn token_covers(&self, token: &str, pid: u32, command: &CommandSpec) -> bool {
+        let (root, covered) = {
+            let tokens = lock(&self.tokens);
+            let Some(entry) = tokens.get(token) else { return false };
+            if entry.expires <= Instant::now() {
+                return false;
+            }
+            let keys = segment_keys(command);
+            (entry.root_pid, !keys.is_empty() && keys.iter().all(|k| entry.segments.contains(k)))
+        };
+        covered && context::is_descendant_of(pid, root)
+    }
+
+    fn resolve(&self, client: ClientKind, peer_pid: u32, res: &ApprovalResolution) -> (bool, String) {
+        if !matches!(client, ClientKind::Monitor | ClientKind::Cli) {
+            return (false, "approvals are only accepted from `safeshell monitor`".into());
+        }
+        let mut pending = lock(&self.pending);
+        // The agent must never approve its own request: refuse a resolver that descends from the
+        // requesting process, its agent, or any process waiting on an approval.
+        let suspicious = pending.values().find(|p| {
+            context::is_descendant_of(peer_pid, p.requester_pid) || p.agent_pid.is_some_and(|a| context::is_descendant_of(peer_pid, a))
+        });
+        if let Some(p) = suspicious {
+            let id = p.info.approval_id;
+            drop(pending);
+            self.audit(json!({
+                "time_ms": now_ms(), "event": "self_approval_refused", "approval_id": res.approval_id,
+                "resolver_pid": peer_pid, "waiting_approval": id,
+            }));
+            eprintln!("safeshell daemon: refused an approval decision from pid {peer_pid}: it runs inside the process tree of a requester");
+            return (false, "refused: this process belongs to the process tree of a command waiting for approval; approve from a separate terminal".into());
+        }
+        let Some(entry) = pending.remove(&res.approval_id) else {
+            return (false, format!("no pending approval #{} (already decided or expired)", res.approval_id));
+        };
+        let _ = entry.tx.send((res.verdict, res.reason.clone()));
+        (true, format!("approval #{} resolved", res.approval_id))
+    }
+
+    async fn check<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+        &self,
+        req: CheckRequest,
+        peer_pid: u32,
+        reader: &mut R,
+        writer: &mut W,
+    ) -> Result<()> {
+        let start = Instant::now();
+        let client_pid = if peer_pid != 0 { peer_pid } else { req.client_pid };
+        let text = command_text(&req.command);
+        if self.panic_trigger.as_deref() == Some(text.as_str()) {
+            panic!("SAFESHELL_TEST_PANIC_ON matched");
+        }
+        let detected: Detected = self.detector.detect(&req.surface, &req.hints, client_pid);
+        let cwd = PathBuf::from(&req.cwd);
+        let bypass = req.env.iter().any(|(k, v)| k == "SAFESHELL_BYPASS" && v == "1");
+        let home = req.env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.clone()).or_else(|| std::env::var("HOME").ok());
+        let facts = ClientFacts {
+            cwd: cwd.clone(),
+            pid: client_pid,
+            forwarded: req.env.clone(),
+            proc_env: std::cell::OnceCell::new(),
+            home,
+            git_dir: std::cell::OnceCell::new(),
+            branch: std::cell::OnceCell::new(),
+        };
+
+        let covered = req.token.as_deref().is_some_and(|t| self.token_covers(t, client_pid, &req.command));
+        let (mut action, rule, reason, segment_text, redirect) = if covered {
+            (Action::Allow, None, "already allowed by an earlier decision for this command (no double asking)".to_owned(), None, None)
+        } else if bypass && detected.context == Context::Human {
+            (Action::Allow, None, "SAFESHELL_BYPASS=1 in a human's terminal".to_owned(), None, None)
+        } else {
+            let rules = self.rules.for_cwd(&cwd);
+            let input = match &req.command {
+                CommandSpec::Argv(argv) => CommandInput::Argv(argv),
+                CommandSpec::Shell(s) => CommandInput::Shell(s),
+            };
+            let e = rules.evaluate(input, detected.context, &req.cwd, &facts);
+            let seg = e.segment.map(|i| e.segments[i].text.clone());
+            (e.action, e.rule, e.reason, seg, e.redirect)
+        };
+
+        let mut approval: Option<(u64, ApprovalOutcome)> = None;
+        let agent_message;
+        let mut token = None;
+        match action {
+            Action::Allow => {
+                agent_message = String::new();
+                if !matches!(req.surface, Surface::PathShim) {
+                    token = self.issue_token(client_pid, &req.command);
+                }
+            }
+            Action::Deny => agent_message = messages::blocked(&text, rule.as_deref(), &reason),
+            Action::Redirect => agent_message = messages::redirected(&text, redirect.as_deref().unwrap_or(""), &reason),
+            Action::RequireApproval => {
+                let id = self.next_approval.fetch_add(1, Ordering::Relaxed);
+                let timeout = self.config.approval_timeout_secs;
+                let created = now_ms();
+                let program = context::proc_info(client_pid).map(|p| p.comm).unwrap_or_default();
+                let info = PendingApproval {
+                    approval_id: id,
+                    command: text.clone(),
+                    segment: segment_text.clone(),
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                    cwd: req.cwd.clone(),
+                    client_pid,
+                    program,
+                    agent: detected.agent.clone(),
+                    surface: req.surface.clone(),
+                    context: hint(detected.context),
+                    created_ms: created,
+                    deadline_ms: created + timeout * 1000,
+                };
+                let (tx, rx) = oneshot::channel();
+                lock(&self.pending).insert(id, PendingEntry { info: info.clone(), tx, requester_pid: client_pid, agent_pid: detected.agent_pid });
+                self.emit(EventKind::ApprovalPending(info));
+                let no_monitor = lock(&self.hub).subscribers.iter().all(|s| s.is_closed());
+                eprintln!("safeshell daemon: approval #{id} needed for `{text}` ({}); resolve it in `safeshell monitor`", rule.as_deref().unwrap_or("-"));
+                if no_monitor {
+                    notify_desktop(id, &text);
+                }
+                let waiting = messages::approval_required(&text, rule.as_deref(), &reason, id, timeout);
+                write_msg(writer, &Response::Decision(Decision {
+                    action: proto::Action::RequireApproval,
+                    rule: rule.clone(),
+                    reason: reason.clone(),
+                    agent_message: waiting,
+                    approval_id: Some(id),
+                    redirect: None,
+                    segment: segment_text.clone(),
+                    token: None,
+                }))
+                .await?;
+                let mut shutdown = self.shutdown.clone();
+                let mut probe = [0u8; 1];
+                let outcome = tokio::select! {
+                    v = rx => match v {
+                        Ok((ApprovalVerdict::ApproveOnce | ApprovalVerdict::ApproveSession, _)) => ApprovalOutcome::Approved { by_session: false },
+                        Ok((ApprovalVerdict::Deny | ApprovalVerdict::DenySession, reason)) => ApprovalOutcome::Denied { reason },
+                        Err(_) => ApprovalOutcome::DaemonShutdown,
+                    },
+                    _ = tokio::time::sleep(Duration::from_secs(timeout)) => ApprovalOutcome::TimedOut,
+                    _ = shutdown.changed() => ApprovalOutcome::DaemonShutdown,
+                    _ = reader.read(&mut probe) => ApprovalOutcome::Denied { reason: Some("the requesting process went away".into()) },
+                };
+                lock(&self.pending).remove(&id);
+                self.emit(EventKind::ApprovalResolved { approval_id: id, outcome: outcome.clone() });
+                match &outcome {
+                    ApprovalOutcome::Approved { .. } => {
+                        action = Action::Allow;
+                        agent_message = messages::approved(&text);
+                        token = self.issue_token(client_pid, &req.command);
+                    }
+                    ApprovalOutcome::Denied { reason } => {
+                        action = Action::Deny;
+                        agent_message = messages::denied_by_user(&text, reason.as_deref());
+                    }
+                    ApprovalOutcome::TimedOut => {
+                        action = Action::Deny;
+                        agent_message = messages::timed_out(&text, timeout);
+                    }
+                    ApprovalOutcome::DaemonShutdown => {
+                        action = Action::Deny;
+                        agent_message = messages::daemon_stopped(&text);
+                    }
+                }
+                approval = Some((id, outcome));
+            }
+        }
+
+        let counter = match (action, &approval) {
+            (_, Some(_)) => &self.stats.approval,
+            (Action::Allow, _) => &self.stats.allow,
+            (Action::Deny, _) => &self.stats.deny,
+            (Action::Redirect, _) => &self.stats.redirect,
+            (Action::RequireApproval, _) => &self.stats.approval,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let latency_us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        let decision = Decision {
+            action: to_wire(action),
+            rule: rule.clone(),
+            reason: reason.clone(),
+            agent_message,
+            approval_id: approval.as_ref().map(|(id, _)| *id),
+            redirect: redirect.clone().map(CommandSpec::Shell),
+            segment: segment_text,
+            token,
+        };
+        write_msg(writer, &Response::Decision(decision)).await?;
+        self.audit(json!({
+            "time_ms": now_ms(),
+            "surface": surface_name(&req.surface),
+            "context": detected.context.as_str(),
+            "context_source": detected.source,
+            "agent": detected.agent,
+            "pid": client_pid,
+            "cwd": req.cwd,
+            "command": match &req.command { CommandSpec::Argv(a) => json!(a), CommandSpec::Shell(s) => json!(s) },
+            "decision": action.as_str(),
+            "rule": rule,
+            "reason": reason,
+            "approval": approval.as_ref().map(|(id, o)| json!({"id": id, "outcome": outcome_name(o)})),
+            "bypass": bypass && detected.context == Context::Human,
+            "token": covered,
+            "latency_us": latency_us,
+        }));
+        self.emit(EventKind::Decision(DecisionEvent {
+            command: text,
+            cwd: req.cwd,
+            surface: req.surface,
+            context: hint(detected.context),
+            action: to_wire(action),
+            rule,
+            reason,
+            latency_us,
+            client_pid,
+        }));
+        Ok(())
+    }
+}
+
+fn surface_name(s: &Surface) -> String {
+    match s {
+        Surface::PathShim => "path_shim".into(),
+        Surface::ShellWrapper => "shell_wrapper".into(),
+        Surface::AgentHook { agent } => format!("hook:{agent}"),
+        Surface::Cli => "cli".into(),
+    }
+}
+
+fn outcome_name(o: &ApprovalOutcome) -> &'static str {
+    match o {
+        ApprovalOutcome::Approved { .. } => "approved",
+        ApprovalOutcome::Denied { .. } => "denied",
+        ApprovalOutcome::TimedOut => "timed_out",
+        ApprovalOutcome::DaemonShutdown => "daemon_shutdown",
+    }
+}
+
+/// Tells a person at the desktop that an approval waits, when `notify-send` exists.
+fn notify_desktop(id: u64, command: &str) {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("notify-send").is_file()));
+    if !found || std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        return;
+    }
+    let _ = std::process::Command::new("notify-send")
+        .args(["SafeShell: approval needed", &format!("#{id}: {command}\nOpen `safeshell monitor` to decide.")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
