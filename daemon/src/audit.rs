@@ -27,7 +27,13 @@ impl AuditLog {
         let path = dir.join(AUDIT_FILE);
         let file = open_append(&path)?;
         let size = file.metadata()?.len();
-        Ok(AuditLog { path, file, size, max_bytes, keep })
+        Ok(AuditLog {
+            path,
+            file,
+            size,
+            max_bytes,
+            keep,
+        })
     }
 
     /// Appends one record as a JSON line.
@@ -68,7 +74,11 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
 
 fn open_append(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
 }
 
 /// Reads the records of an audit log, skipping a torn or corrupt line instead of failing.
@@ -91,7 +101,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = AuditLog::open(dir.path(), 200, 2).unwrap();
         for i in 0..10 {
-            log.append(&json!({ "i": i, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" })).unwrap();
+            log.append(&json!({ "i": i, "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" }))
+                .unwrap();
         }
         let current = read_records(&dir.path().join(AUDIT_FILE)).unwrap();
         assert!(!current.is_empty());
@@ -100,7 +111,7 @@ mod tests {
         assert!(dir.path().join("audit.jsonl.2").exists());
         assert!(!dir.path().join("audit.jsonl.3").exists());
         // A crash mid-write leaves a torn last line: it is skipped, the rest is read.
-        std::fs::OpenOptions::new()
+        OpenOptions::new()
             .append(true)
             .open(dir.path().join(AUDIT_FILE))
             .unwrap()

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use safeshell_protocol::{self as proto, ClientKind, Hello, HelloReply, Request, Response, check_versions};
+use safeshell_protocol::{
+    self as proto, ClientKind, Hello, HelloReply, Request, Response, check_versions,
+};
 
 /// A connection to the daemon after a successful handshake.
 pub struct Client {
@@ -16,12 +18,21 @@ pub struct Client {
 impl Client {
     /// Connects and performs the version handshake.
     pub fn connect(socket: &Path, kind: ClientKind) -> Result<Client> {
-        let mut stream = UnixStream::connect(socket)
-            .with_context(|| format!("cannot connect to the SafeShell daemon at {}", socket.display()))?;
+        let mut stream = UnixStream::connect(socket).with_context(|| {
+            format!(
+                "cannot connect to the SafeShell daemon at {}",
+                socket.display()
+            )
+        })?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut buf = Vec::new();
-        proto::write_frame(&mut stream, &Hello::new(kind, env!("CARGO_PKG_VERSION")), &mut buf)?;
-        let reply: HelloReply = proto::read_message(&mut stream, &mut buf)?.context("the daemon closed the connection during the handshake")?;
+        proto::write_frame(
+            &mut stream,
+            &Hello::new(kind, env!("CARGO_PKG_VERSION")),
+            &mut buf,
+        )?;
+        let reply: HelloReply = proto::read_message(&mut stream, &mut buf)?
+            .context("the daemon closed the connection during the handshake")?;
         if !reply.accepted {
             check_versions(proto::PROTOCOL_VERSION, reply.version)?;
             bail!("the daemon refused the connection");
@@ -38,7 +49,8 @@ impl Client {
 
     /// Reads the next response.
     pub fn recv(&mut self) -> Result<Response> {
-        proto::read_message(&mut self.stream, &mut self.buf)?.context("the daemon closed the connection")
+        proto::read_message(&mut self.stream, &mut self.buf)?
+            .context("the daemon closed the connection")
     }
 
     /// Sends a request and reads one response.

@@ -5,26 +5,22 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
-/// The agent environment markers recognised by default: a variable with one of these names in a
-/// client's environment means the command comes from that agent.
-pub const DEFAULT_AGENT_MARKERS: &[&str] = &[
-    "CLAUDECODE",
-    "CLAUDE_CODE_ENTRYPOINT",
-    "CODEX_SANDBOX",
-    "CODEX_SANDBOX_NETWORK_DISABLED",
-    "CURSOR_AGENT",
-    "CURSOR_TRACE_ID",
-    "GEMINI_CLI",
-    "AIDER_MODEL",
-    "AIDER_CHAT_HISTORY_FILE",
-    "WARP_AI_AGENT",
-    "OPENCODE",
-    "CLINE_ACTIVE",
-];
+/// The agent environment markers recognised by default (shared with the shim).
+pub const DEFAULT_AGENT_MARKERS: &[&str] = safeshell_protocol::AGENT_ENV_MARKERS;
 
 /// Program names whose descendants are treated as agents by default.
-pub const DEFAULT_AGENT_PROGRAMS: &[&str] =
-    &["claude", "codex", "cursor-agent", "gemini", "aider", "opencode", "goose", "amp", "cline", "crush"];
+pub const DEFAULT_AGENT_PROGRAMS: &[&str] = &[
+    "claude",
+    "codex",
+    "cursor-agent",
+    "gemini",
+    "aider",
+    "opencode",
+    "goose",
+    "amp",
+    "cline",
+    "crush",
+];
 
 /// The settings file. Unknown keys are errors (with file and line).
 #[derive(Debug, Clone, Deserialize)]
@@ -71,8 +67,14 @@ impl Default for Config {
             audit_max_bytes: 10 * 1024 * 1024,
             audit_keep: 3,
             token_ttl_secs: 600,
-            agent_env_markers: DEFAULT_AGENT_MARKERS.iter().map(|s| s.to_string()).collect(),
-            agent_programs: DEFAULT_AGENT_PROGRAMS.iter().map(|s| s.to_string()).collect(),
+            agent_env_markers: DEFAULT_AGENT_MARKERS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            agent_programs: DEFAULT_AGENT_PROGRAMS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             watch_interval_ms: 500,
             extra_shims: Vec::new(),
         }
@@ -95,7 +97,10 @@ impl Config {
         match toml::from_str::<Config>(text) {
             Ok(c) => {
                 if c.shell.is_empty() || !c.shell.starts_with('/') {
-                    bail!("{name}: `shell` must be an absolute path, got `{}`", c.shell);
+                    bail!(
+                        "{name}: `shell` must be an absolute path, got `{}`",
+                        c.shell
+                    );
                 }
                 Ok(c)
             }
@@ -110,8 +115,16 @@ impl Config {
 
 /// The config file `safeshell init` writes: every setting, commented, with its default.
 pub fn template() -> String {
-    let markers = DEFAULT_AGENT_MARKERS.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ");
-    let programs = DEFAULT_AGENT_PROGRAMS.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ");
+    let markers = DEFAULT_AGENT_MARKERS
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let programs = DEFAULT_AGENT_PROGRAMS
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"# SafeShell settings. Every setting is shown with its default; uncomment to change it.
 # Rules live in rules.toml beside this file (see docs/rules.md).
@@ -158,8 +171,15 @@ mod tests {
         assert_eq!(c.on_unavailable, FailMode::Allow);
         assert_eq!(c.approval_timeout_secs, 300);
         // Uncommenting every line gives the same values.
-        let uncommented: String =
-            template().lines().map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(l)).collect::<Vec<_>>().join("\n");
+        let uncommented: String = template()
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = "))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
         let c2 = Config::parse(&uncommented, "t").unwrap();
         assert_eq!(c2.agent_programs, c.agent_programs);
         assert_eq!(c2.audit_max_bytes, c.audit_max_bytes);
@@ -167,7 +187,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_the_line() {
-        let err = Config::parse("shell = \"/bin/bash\"\nshel = 1\n", "cfg.toml").unwrap_err().to_string();
+        let err = Config::parse("shell = \"/bin/bash\"\nshel = 1\n", "cfg.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("cfg.toml:2:"), "{err}");
         assert!(err.contains("shel"), "{err}");
     }

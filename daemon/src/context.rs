@@ -56,7 +56,12 @@ pub fn proc_info(pid: u32) -> Option<ProcInfo> {
             s.rsplit('/').next().unwrap_or(&s).to_owned()
         })
         .collect();
-    Some(ProcInfo { ppid, start_time, comm, argv_names })
+    Some(ProcInfo {
+        ppid,
+        start_time,
+        comm,
+        argv_names,
+    })
 }
 
 /// True when `pid` is `ancestor` or one of its descendants.
@@ -77,11 +82,14 @@ pub fn is_descendant_of(pid: u32, ancestor: u32) -> bool {
     false
 }
 
+/// A process identity that survives pid reuse: (pid, start time).
+type ProcKey = (u32, u64);
+
 /// Detects contexts, caching ancestry walks by (parent pid, its start time).
 pub struct Detector {
     markers: Vec<String>,
     programs: Vec<String>,
-    cache: Mutex<HashMap<(u32, u64), Option<(String, u32)>>>,
+    cache: Mutex<HashMap<ProcKey, Option<(String, u32)>>>,
 }
 
 /// Cached ancestry entries kept before the cache is cleared.
@@ -90,7 +98,11 @@ pub const ANCESTRY_CACHE_LIMIT: usize = 4096;
 impl Detector {
     /// A detector with the configured marker variables and agent program names.
     pub fn new(markers: Vec<String>, programs: Vec<String>) -> Detector {
-        Detector { markers, programs, cache: Mutex::new(HashMap::new()) }
+        Detector {
+            markers,
+            programs,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Decides the context of a request.
@@ -113,23 +125,46 @@ impl Detector {
                 };
             }
             Some("human") => {
-                return Detected { context: Context::Human, source: "SAFESHELL_CONTEXT=human".into(), agent: None, agent_pid: None };
+                return Detected {
+                    context: Context::Human,
+                    source: "SAFESHELL_CONTEXT=human".into(),
+                    agent: None,
+                    agent_pid: None,
+                };
             }
             _ => {}
         }
-        if let Some(marker) = hints.agent_markers.iter().find(|m| self.markers.iter().any(|k| k == *m)) {
+        if let Some(marker) = hints
+            .agent_markers
+            .iter()
+            .find(|m| self.markers.iter().any(|k| k == *m))
+        {
             let ancestor = self.agent_ancestor(client_pid);
             return Detected {
                 context: Context::Ai,
                 source: format!("marker {marker}"),
-                agent: Some(ancestor.as_ref().map_or_else(|| marker_agent(marker).to_owned(), |(n, _)| n.clone())),
+                agent: Some(
+                    ancestor
+                        .as_ref()
+                        .map_or_else(|| marker_agent(marker).to_owned(), |(n, _)| n.clone()),
+                ),
                 agent_pid: ancestor.map(|(_, pid)| pid),
             };
         }
         if let Some((name, pid)) = self.agent_ancestor(client_pid) {
-            return Detected { context: Context::Ai, source: format!("ancestor {name} (pid {pid})"), agent: Some(name), agent_pid: Some(pid) };
+            return Detected {
+                context: Context::Ai,
+                source: format!("ancestor {name} (pid {pid})"),
+                agent: Some(name),
+                agent_pid: Some(pid),
+            };
         }
-        Detected { context: Context::Human, source: "no agent found".into(), agent: None, agent_pid: None }
+        Detected {
+            context: Context::Human,
+            source: "no agent found".into(),
+            agent: None,
+            agent_pid: None,
+        }
     }
 
     /// The nearest ancestor of `pid` (excluding itself) whose name is an agent program.
@@ -195,17 +230,43 @@ mod tests {
 
     #[test]
     fn precedence() {
-        let d = Detector::new(vec!["CLAUDECODE".into()], vec!["no-such-agent-program".into()]);
+        let d = Detector::new(
+            vec!["CLAUDECODE".into()],
+            vec!["no-such-agent-program".into()],
+        );
         let pid = std::process::id();
-        let hook = Surface::AgentHook { agent: "codex".into() };
-        assert_eq!(d.detect(&hook, &ContextHints::default(), pid).context, Context::Ai);
-        let human = ContextHints { safeshell_context: Some("human".into()), agent_markers: vec!["CLAUDECODE".into()] };
-        assert_eq!(d.detect(&Surface::PathShim, &human, pid).context, Context::Human);
-        let marked = ContextHints { safeshell_context: None, agent_markers: vec!["CLAUDECODE".into()] };
+        let hook = Surface::AgentHook {
+            agent: "codex".into(),
+        };
+        assert_eq!(
+            d.detect(&hook, &ContextHints::default(), pid).context,
+            Context::Ai
+        );
+        let human = ContextHints {
+            safeshell_context: Some("human".into()),
+            agent_markers: vec!["CLAUDECODE".into()],
+        };
+        assert_eq!(
+            d.detect(&Surface::PathShim, &human, pid).context,
+            Context::Human
+        );
+        let marked = ContextHints {
+            safeshell_context: None,
+            agent_markers: vec!["CLAUDECODE".into()],
+        };
         let got = d.detect(&Surface::PathShim, &marked, pid);
-        assert_eq!((got.context, got.agent.as_deref()), (Context::Ai, Some("claude")));
-        let unknown = ContextHints { safeshell_context: None, agent_markers: vec!["SOMETHING_ELSE".into()] };
-        assert_eq!(d.detect(&Surface::PathShim, &unknown, pid).context, Context::Human);
+        assert_eq!(
+            (got.context, got.agent.as_deref()),
+            (Context::Ai, Some("claude"))
+        );
+        let unknown = ContextHints {
+            safeshell_context: None,
+            agent_markers: vec!["SOMETHING_ELSE".into()],
+        };
+        assert_eq!(
+            d.detect(&Surface::PathShim, &unknown, pid).context,
+            Context::Human
+        );
     }
 
     #[test]
@@ -214,7 +275,10 @@ mod tests {
         // harness) is named by comm. Configure that name as an "agent" and look from a child.
         let me = proc_info(std::process::id()).unwrap();
         let d = Detector::new(vec![], vec![me.comm.clone()]);
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let found = d.agent_ancestor(child.id());
         child.kill().ok();
         child.wait().ok();

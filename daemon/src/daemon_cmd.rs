@@ -20,13 +20,16 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(5);
 /// The state directory and socket, or an error saying how to fix the environment.
 pub fn locations() -> Result<(PathBuf, PathBuf)> {
     let state = paths::safeshell_home().context("neither SAFESHELL_HOME nor HOME is set")?;
-    let socket = safeshell_protocol::socket_path().context("cannot work out the socket path: set SAFESHELL_SOCKET or HOME")?;
+    let socket = safeshell_protocol::socket_path()
+        .context("cannot work out the socket path: set SAFESHELL_SOCKET or HOME")?;
     Ok((state, socket))
 }
 
 /// True when a daemon answers a ping on `socket`.
 pub fn is_running(socket: &Path) -> bool {
-    Client::connect(socket, ClientKind::Cli).and_then(|mut c| c.call(&Request::Ping)).is_ok_and(|r| r == Response::Pong)
+    Client::connect(socket, ClientKind::Cli)
+        .and_then(|mut c| c.call(&Request::Ping))
+        .is_ok_and(|r| r == Response::Pong)
 }
 
 pub fn run() -> Result<u8> {
@@ -44,7 +47,10 @@ pub fn start(quiet: bool) -> Result<u8> {
         return Ok(0);
     }
     server::create_private_dir(&state)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(state.join(LOG_FILE))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state.join(LOG_FILE))?;
     let exe = std::env::current_exe().context("cannot find the safeshell executable")?;
     use std::os::unix::process::CommandExt;
     let mut child = Command::new(exe)
@@ -59,7 +65,11 @@ pub fn start(quiet: bool) -> Result<u8> {
     while Instant::now() < deadline {
         if is_running(&socket) {
             if !quiet {
-                println!("SafeShell daemon started (pid {}), socket {}", child.id(), socket.display());
+                println!(
+                    "SafeShell daemon started (pid {}), socket {}",
+                    child.id(),
+                    socket.display()
+                );
             }
             return Ok(0);
         }
@@ -67,18 +77,28 @@ pub fn start(quiet: bool) -> Result<u8> {
             if is_running(&socket) {
                 return Ok(0); // another start won the race; that daemon serves
             }
-            bail!("the daemon exited ({status}) before answering; see {}", state.join(LOG_FILE).display());
+            bail!(
+                "the daemon exited ({status}) before answering; see {}",
+                state.join(LOG_FILE).display()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    bail!("the daemon did not answer within {:?}; see {}", START_TIMEOUT, state.join(LOG_FILE).display())
+    bail!(
+        "the daemon did not answer within {:?}; see {}",
+        START_TIMEOUT,
+        state.join(LOG_FILE).display()
+    )
 }
 
 pub fn stop() -> Result<u8> {
     let (state, socket) = locations()?;
     let pid_path = state.join(server::PID_FILE);
     let pid: i32 = match std::fs::read_to_string(&pid_path) {
-        Ok(s) => s.trim().parse().with_context(|| format!("{} does not hold a pid", pid_path.display()))?,
+        Ok(s) => s
+            .trim()
+            .parse()
+            .with_context(|| format!("{} does not hold a pid", pid_path.display()))?,
         Err(_) => {
             println!("SafeShell daemon is not running");
             return Ok(0);
@@ -107,14 +127,21 @@ pub fn status(json: bool) -> Result<u8> {
         Ok(c) => c,
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({"running": false, "socket": socket}));
+                println!(
+                    "{}",
+                    serde_json::json!({"running": false, "socket": socket})
+                );
             } else {
-                println!("SafeShell daemon is not running ({e:#})\nStart it with `safeshell daemon start`.");
+                println!(
+                    "SafeShell daemon is not running ({e:#})\nStart it with `safeshell daemon start`."
+                );
             }
             return Ok(1);
         }
     };
-    let Response::Status(s) = client.call(&Request::Status)? else { bail!("unexpected answer to a status request") };
+    let Response::Status(s) = client.call(&Request::Status)? else {
+        bail!("unexpected answer to a status request")
+    };
     if json {
         println!(
             "{}",
@@ -128,9 +155,18 @@ pub fn status(json: bool) -> Result<u8> {
         );
         return Ok(0);
     }
-    println!("SafeShell daemon {} running, pid {}, up {}s", s.version, s.pid, s.uptime_ms / 1000);
+    println!(
+        "SafeShell daemon {} running, pid {}, up {}s",
+        s.version,
+        s.pid,
+        s.uptime_ms / 1000
+    );
     println!("socket:      {}", socket.display());
-    println!("rules:       {} from {}", s.rule_count, s.rule_files.join(", "));
+    println!(
+        "rules:       {} from {}",
+        s.rule_count,
+        s.rule_files.join(", ")
+    );
     for e in &s.rule_errors {
         println!("RULE ERROR:  {e}");
     }
@@ -147,7 +183,8 @@ pub fn status(json: bool) -> Result<u8> {
 pub fn logs(follow: bool, lines: usize) -> Result<u8> {
     let (state, _) = locations()?;
     let path = state.join(LOG_FILE);
-    let mut file = std::fs::File::open(&path).with_context(|| format!("no daemon log yet at {}", path.display()))?;
+    let mut file = std::fs::File::open(&path)
+        .with_context(|| format!("no daemon log yet at {}", path.display()))?;
     let text = std::fs::read_to_string(&path)?;
     let all: Vec<&str> = text.lines().collect();
     for line in &all[all.len().saturating_sub(lines)..] {
@@ -179,7 +216,9 @@ pub fn logs(follow: bool, lines: usize) -> Result<u8> {
 pub fn list_pending(json: bool) -> Result<u8> {
     let (_, socket) = locations()?;
     let mut client = Client::connect(&socket, ClientKind::Cli)?;
-    let Response::Pending(list) = client.call(&Request::ListPending)? else { bail!("unexpected answer") };
+    let Response::Pending(list) = client.call(&Request::ListPending)? else {
+        bail!("unexpected answer")
+    };
     for p in &list {
         if json {
             println!(
@@ -188,7 +227,14 @@ pub fn list_pending(json: bool) -> Result<u8> {
                     "cwd": p.cwd, "pid": p.client_pid, "agent": p.agent, "deadline_ms": p.deadline_ms})
             );
         } else {
-            println!("#{}  {}  ({}; pid {}, {})", p.approval_id, p.command, p.rule.as_deref().unwrap_or("-"), p.client_pid, p.cwd);
+            println!(
+                "#{}  {}  ({}; pid {}, {})",
+                p.approval_id,
+                p.command,
+                p.rule.as_deref().unwrap_or("-"),
+                p.client_pid,
+                p.cwd
+            );
         }
     }
     if list.is_empty() && !json {
@@ -200,8 +246,16 @@ pub fn list_pending(json: bool) -> Result<u8> {
 pub fn resolve(id: u64, verdict: ApprovalVerdict, reason: Option<String>) -> Result<u8> {
     let (_, socket) = locations()?;
     let mut client = Client::connect(&socket, ClientKind::Cli)?;
-    match client.call(&Request::Resolve(ApprovalResolution { approval_id: id, verdict, reason }))? {
-        Response::Resolved { accepted: true, message, .. } => {
+    match client.call(&Request::Resolve(ApprovalResolution {
+        approval_id: id,
+        verdict,
+        reason,
+    }))? {
+        Response::Resolved {
+            accepted: true,
+            message,
+            ..
+        } => {
             println!("{message}");
             Ok(0)
         }
@@ -216,7 +270,8 @@ pub fn resolve(id: u64, verdict: ApprovalVerdict, reason: Option<String>) -> Res
 pub fn audit(lines: usize, json: bool) -> Result<u8> {
     let (state, _) = locations()?;
     let path = state.join(crate::audit::AUDIT_FILE);
-    let records = crate::audit::read_records(&path).with_context(|| format!("no audit log yet at {}", path.display()))?;
+    let records = crate::audit::read_records(&path)
+        .with_context(|| format!("no audit log yet at {}", path.display()))?;
     for r in &records[records.len().saturating_sub(lines)..] {
         if json {
             println!("{r}");
@@ -224,7 +279,11 @@ pub fn audit(lines: usize, json: bool) -> Result<u8> {
         }
         let command = match &r["command"] {
             serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "),
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             _ => continue, // not a decision record
         };
         println!(

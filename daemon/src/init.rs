@@ -14,8 +14,27 @@ pub const SHIMS_DIR: &str = "shims";
 
 /// Names never shimmed: SafeShell's own tools, and shell builtins a PATH shim cannot intercept.
 pub const NEVER_SHIM: &[&str] = &[
-    "safeshell", "safeshell-shim", ".", "source", "eval", "exec", "command", "builtin", "time", "type", "cd", "export",
-    "set", "unset", "alias", "[", "[[", "test", "true", "false", ":",
+    "safeshell",
+    "safeshell-shim",
+    ".",
+    "source",
+    "eval",
+    "exec",
+    "command",
+    "builtin",
+    "time",
+    "type",
+    "cd",
+    "export",
+    "set",
+    "unset",
+    "alias",
+    "[",
+    "[[",
+    "test",
+    "true",
+    "false",
+    ":",
 ];
 
 /// The commented `rules.toml` written by `init` (built-in rules stay in the binary).
@@ -60,13 +79,19 @@ pub fn shim_executable() -> Result<PathBuf> {
 /// plus `extra_shims`, minus [`NEVER_SHIM`].
 pub fn shim_names(rules: &RuleSet, config: &Config) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    let path_dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
     for rule in rules.rules().iter().filter(|r| !r.disabled) {
         for c in &rule.commands {
             if c.contains(['*', '?', '[']) {
-                let Ok(glob) = safeshell_rules::glob::Glob::new(c) else { continue };
+                let Ok(glob) = safeshell_rules::glob::Glob::new(c) else {
+                    continue;
+                };
                 for dir in &path_dirs {
-                    let Ok(entries) = std::fs::read_dir(dir) else { continue };
+                    let Ok(entries) = std::fs::read_dir(dir) else {
+                        continue;
+                    };
                     for e in entries.flatten() {
                         let name = e.file_name().to_string_lossy().into_owned();
                         if glob.is_match(&name) {
@@ -94,14 +119,16 @@ pub fn sync_shims(dir: &Path, shim: &Path, wanted: &BTreeSet<String>) -> Result<
         let stale = !wanted.contains(&name);
         // A link to another shim binary (an old build, a moved install) is replaced below.
         if stale || std::fs::read_link(&link).ok().as_deref() != Some(shim) {
-            std::fs::remove_file(&link).with_context(|| format!("cannot remove {}", link.display()))?;
+            std::fs::remove_file(&link)
+                .with_context(|| format!("cannot remove {}", link.display()))?;
             removed += usize::from(stale);
         }
     }
     for name in wanted {
         let link = dir.join(name);
         if std::fs::symlink_metadata(&link).is_err() {
-            std::os::unix::fs::symlink(shim, &link).with_context(|| format!("cannot create shim {}", link.display()))?;
+            std::os::unix::fs::symlink(shim, &link)
+                .with_context(|| format!("cannot create shim {}", link.display()))?;
             added += 1;
         }
     }
@@ -126,13 +153,18 @@ pub fn init(shell: Option<&str>) -> Result<u8> {
         println!("created {}", rules_path.display());
     }
     let (added, removed, total) = refresh_shims(&state)?;
-    println!("shims: {total} in {} ({added} added, {removed} removed)", state.join(SHIMS_DIR).display());
+    println!(
+        "shims: {total} in {} ({added} added, {removed} removed)",
+        state.join(SHIMS_DIR).display()
+    );
     println!(
         "\nNext:\n  1. add to your shell's rc file:   eval \"$(safeshell init --shell bash)\"   (or zsh, fish: see --help)\n  \
          2. start the daemon:              safeshell daemon start\n  \
          3. for an agent, also set:        SHELL={}\n  \
          4. watch and approve:             safeshell monitor",
-        shim_executable().map(|p| p.display().to_string()).unwrap_or_else(|_| "…/safeshell-shim".into())
+        shim_executable()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "…/safeshell-shim".into())
     );
     Ok(0)
 }

@@ -14,7 +14,13 @@ pub fn blocked(command: &str, rule: Option<&str>, reason: &str) -> String {
 }
 
 /// The command waits for a human.
-pub fn approval_required(command: &str, rule: Option<&str>, reason: &str, id: u64, timeout_secs: u64) -> String {
+pub fn approval_required(
+    command: &str,
+    rule: Option<&str>,
+    reason: &str,
+    id: u64,
+    timeout_secs: u64,
+) -> String {
     format!(
         "SafeShell: this command needs the user's approval: {command}\nRule: {}\nReason: {reason}\n\
          Waiting for a decision in `safeshell monitor` (approval #{id}; it expires in {timeout_secs}s).",
@@ -24,12 +30,17 @@ pub fn approval_required(command: &str, rule: Option<&str>, reason: &str, id: u6
 
 /// A human approved it.
 pub fn approved(command: &str) -> String {
-    format!("SafeShell: the user approved this command: {command}\nProceeding. Do not ask for approval again for it.")
+    format!(
+        "SafeShell: the user approved this command: {command}\nProceeding. Do not ask for approval again for it."
+    )
 }
 
 /// A human denied it.
 pub fn denied_by_user(command: &str, reason: Option<&str>) -> String {
-    let why = reason.filter(|r| !r.trim().is_empty()).map(|r| format!("\nThe user said: {r}")).unwrap_or_default();
+    let why = reason
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| format!("\nThe user said: {r}"))
+        .unwrap_or_default();
     format!(
         "SafeShell: the user denied this command: {command}{why}\n\
          Do not retry it and do not try to get the same effect another way. Ask the user what to do instead."

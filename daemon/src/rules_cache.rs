@@ -62,7 +62,11 @@ impl RulesCache {
     /// Loads the built-in rules and the global file (if it exists and compiles).
     pub fn load(global_path: Option<PathBuf>) -> (RulesCache, Vec<FileError>) {
         let mut errors = Vec::new();
-        let mut global = FileState { stamp: None, good: None, error: None };
+        let mut global = FileState {
+            stamp: None,
+            good: None,
+            error: None,
+        };
         if let Some(path) = &global_path {
             global.stamp = stamp(path);
             if global.stamp.is_some() {
@@ -74,13 +78,20 @@ impl RulesCache {
                     Err(e) => global.error = Some(format!("{e:#}")),
                 }
                 if let Some(message) = &global.error {
-                    errors.push(FileError { file: path.display().to_string(), message: message.clone() });
+                    errors.push(FileError {
+                        file: path.display().to_string(),
+                        message: message.clone(),
+                    });
                 }
             }
         }
         let base = compile(&global, None);
         let cache = RulesCache {
-            inner: Mutex::new(Inner { global_path, global, repos: HashMap::new() }),
+            inner: Mutex::new(Inner {
+                global_path,
+                global,
+                repos: HashMap::new(),
+            }),
             base: RwLock::new(Arc::new(base)),
             per_repo: RwLock::new(HashMap::new()),
             lookups: Mutex::new(HashMap::new()),
@@ -91,9 +102,18 @@ impl RulesCache {
     /// The rule set for a command run in `cwd`.
     pub fn for_cwd(&self, cwd: &Path) -> Arc<RuleSet> {
         let Some(repo_file) = self.repo_file(cwd) else {
-            return self.base.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            return self
+                .base
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
         };
-        if let Some(set) = self.per_repo.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&repo_file) {
+        if let Some(set) = self
+            .per_repo
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&repo_file)
+        {
             return set.clone();
         }
         // First sight of this repository file: compile it now.
@@ -102,16 +122,19 @@ impl RulesCache {
         let set = Arc::new(compile(&inner.global, state.good.as_ref()));
         inner.repos.insert(repo_file.clone(), state);
         drop(inner);
-        self.per_repo.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(repo_file, set.clone());
+        self.per_repo
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(repo_file, set.clone());
         set
     }
 
     fn repo_file(&self, cwd: &Path) -> Option<PathBuf> {
         let now = Instant::now();
-        if let Some((hit, at)) = lock(&self.lookups).get(cwd) {
-            if now.duration_since(*at) < REPO_LOOKUP_TTL {
-                return hit.clone();
-            }
+        if let Some((hit, at)) = lock(&self.lookups).get(cwd)
+            && now.duration_since(*at) < REPO_LOOKUP_TTL
+        {
+            return hit.clone();
         }
         let found = paths::repo_rules_path(cwd);
         let mut lookups = lock(&self.lookups);
@@ -126,7 +149,11 @@ impl RulesCache {
     pub fn refresh(&self) -> Refresh {
         let mut out = Refresh::default();
         let mut inner = lock(&self.inner);
-        let Inner { global_path, global, repos } = &mut *inner;
+        let Inner {
+            global_path,
+            global,
+            repos,
+        } = &mut *inner;
         let mut global_changed = false;
         if let Some(path) = global_path.clone() {
             let now = stamp(&path);
@@ -149,7 +176,10 @@ impl RulesCache {
                     }
                 }
                 match &global.error {
-                    Some(message) => out.errors.push(FileError { file: path.display().to_string(), message: message.clone() }),
+                    Some(message) => out.errors.push(FileError {
+                        file: path.display().to_string(),
+                        message: message.clone(),
+                    }),
                     None => out.reloaded.push(path.display().to_string()),
                 }
             }
@@ -166,7 +196,10 @@ impl RulesCache {
                 state.error = fresh.error;
                 if file_changed {
                     match &state.error {
-                        Some(message) => out.errors.push(FileError { file: path.display().to_string(), message: message.clone() }),
+                        Some(message) => out.errors.push(FileError {
+                            file: path.display().to_string(),
+                            message: message.clone(),
+                        }),
                         None => out.reloaded.push(path.display().to_string()),
                     }
                 }
@@ -175,10 +208,16 @@ impl RulesCache {
         }
         if global_changed {
             let base = Arc::new(compile(global, None));
-            *self.base.write().unwrap_or_else(std::sync::PoisonError::into_inner) = base;
+            *self
+                .base
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = base;
         }
         if !changed_repos.is_empty() {
-            let mut per_repo = self.per_repo.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut per_repo = self
+                .per_repo
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for path in changed_repos {
                 let good = repos.get(&path).and_then(|s| s.good.as_ref());
                 per_repo.insert(path, Arc::new(compile(global, good)));
@@ -194,10 +233,20 @@ impl RulesCache {
         if let Some(g) = &inner.global.good {
             files.push(g.name.clone());
         }
-        files.extend(inner.repos.iter().filter(|(_, s)| s.good.is_some()).map(|(p, _)| p.display().to_string()));
+        files.extend(
+            inner
+                .repos
+                .iter()
+                .filter(|(_, s)| s.good.is_some())
+                .map(|(p, _)| p.display().to_string()),
+        );
         let mut errors: Vec<String> = inner.global.error.iter().cloned().collect();
         errors.extend(inner.repos.values().filter_map(|s| s.error.clone()));
-        let count = self.base.read().unwrap_or_else(std::sync::PoisonError::into_inner).active_count() as u32;
+        let count = self
+            .base
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .active_count() as u32;
         (files, errors, count)
     }
 }
@@ -212,7 +261,11 @@ pub struct Refresh {
 }
 
 fn load_repo_state(path: &Path, global: &FileState) -> FileState {
-    let mut state = FileState { stamp: stamp(path), good: None, error: None };
+    let mut state = FileState {
+        stamp: stamp(path),
+        good: None,
+        error: None,
+    };
     if state.stamp.is_none() {
         return state;
     }

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use safeshell_protocol::{
-    self as proto, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind, CommandSpec,
-    ContextHint, Decision, DecisionEvent, Event, EventKind, Hello, HelloReply, MAX_FRAME_LEN, PROTOCOL_VERSION,
-    PendingApproval, Request, Response, StatusReport, Surface,
+    self as proto, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind,
+    CommandSpec, ContextHint, Decision, DecisionEvent, Event, EventKind, Hello, HelloReply,
+    MAX_FRAME_LEN, PROTOCOL_VERSION, PendingApproval, Request, Response, StatusReport, Surface,
 };
 use safeshell_rules::{Action, CommandInput, Context, Facts, segment};
 use serde_json::json;
@@ -47,7 +47,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Decision counters for `status`.
@@ -100,13 +102,19 @@ pub struct Daemon {
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
 pub fn run(state_dir: &Path, socket: &Path) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(state_dir, socket))
 }
 
 /// Creates a directory (and parents) with mode 0700.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot set permissions of {}", dir.display()))
 }
@@ -114,9 +122,16 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
     create_private_dir(state_dir)?;
     // One daemon per user: hold an exclusive lock for the daemon's lifetime.
-    let lock_file = File::options().create(true).truncate(false).write(true).open(state_dir.join(LOCK_FILE))?;
+    let lock_file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state_dir.join(LOCK_FILE))?;
     if lock_file.try_lock().is_err() {
-        bail!("another SafeShell daemon is already running (lock {} is held)", state_dir.join(LOCK_FILE).display());
+        bail!(
+            "another SafeShell daemon is already running (lock {} is held)",
+            state_dir.join(LOCK_FILE).display()
+        );
     }
     let socket_dir = socket.parent().context("socket path has no directory")?;
     create_private_dir(socket_dir)?;
@@ -127,36 +142,61 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
         if std::os::unix::net::UnixStream::connect(socket).is_ok() {
             bail!("a daemon is already answering on {}", socket.display());
         }
-        std::fs::remove_file(socket).with_context(|| format!("cannot remove stale socket {}", socket.display()))?;
-        eprintln!("safeshell daemon: removed stale socket {}", socket.display());
+        std::fs::remove_file(socket)
+            .with_context(|| format!("cannot remove stale socket {}", socket.display()))?;
+        eprintln!(
+            "safeshell daemon: removed stale socket {}",
+            socket.display()
+        );
     }
-    let listener = UnixListener::bind(socket).with_context(|| format!("cannot listen on {}", socket.display()))?;
+    let listener = UnixListener::bind(socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::write(state_dir.join(PID_FILE), format!("{}\n", std::process::id()))?;
+    std::fs::write(
+        state_dir.join(PID_FILE),
+        format!("{}\n", std::process::id()),
+    )?;
 
     let config = Config::load(&state_dir.join("config.toml"))?;
     let (rules, errors) = RulesCache::load(paths::global_rules_path());
     for e in &errors {
-        eprintln!("safeshell daemon: rule file error (serving the built-in rules without it): {}", e.message);
+        eprintln!(
+            "safeshell daemon: rule file error (serving the built-in rules without it): {}",
+            e.message
+        );
     }
     let audit = AuditLog::open(state_dir, config.audit_max_bytes, config.audit_keep)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let daemon = Arc::new(Daemon {
-        detector: Detector::new(config.agent_env_markers.clone(), config.agent_programs.clone()),
+        detector: Detector::new(
+            config.agent_env_markers.clone(),
+            config.agent_programs.clone(),
+        ),
         config,
         started: Instant::now(),
         rules,
         audit: Mutex::new(audit),
         stats: Stats::default(),
-        hub: Mutex::new(Hub { seq: 0, subscribers: Vec::new(), history: VecDeque::new() }),
+        hub: Mutex::new(Hub {
+            seq: 0,
+            subscribers: Vec::new(),
+            history: VecDeque::new(),
+        }),
         pending: Mutex::new(BTreeMap::new()),
         next_approval: AtomicU64::new(1),
         tokens: Mutex::new(HashMap::new()),
         shutdown: shutdown_rx,
-        panic_trigger: if cfg!(debug_assertions) { std::env::var("SAFESHELL_TEST_PANIC_ON").ok() } else { None },
+        panic_trigger: if cfg!(debug_assertions) {
+            std::env::var("SAFESHELL_TEST_PANIC_ON").ok()
+        } else {
+            None
+        },
     });
     for e in errors {
-        daemon.emit(EventKind::RulesError { file: e.file, message: e.message });
+        daemon.emit(EventKind::RulesError {
+            file: e.file,
+            message: e.message,
+        });
     }
     let (files, _, count) = daemon.rules.describe();
     eprintln!(
@@ -193,11 +233,10 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
                     d.stats.connections.fetch_add(1, Ordering::Relaxed);
                     let result = tokio::spawn(handle_connection(d.clone(), stream, pid)).await;
                     d.stats.connections.fetch_sub(1, Ordering::Relaxed);
-                    if let Err(e) = result {
-                        if e.is_panic() {
+                    if let Err(e) = result
+                        && e.is_panic() {
                             eprintln!("safeshell daemon: a request handler panicked; the connection was closed and the daemon goes on");
                         }
-                    }
                 });
             }
             _ = sigterm.recv() => break,
@@ -229,17 +268,28 @@ async fn watch_rules(daemon: Arc<Daemon>) {
             _ = shutdown.changed() => return,
         }
         let d = daemon.clone();
-        let Ok(refresh) = tokio::task::spawn_blocking(move || d.rules.refresh()).await else { continue };
+        let Ok(refresh) = tokio::task::spawn_blocking(move || d.rules.refresh()).await else {
+            continue;
+        };
         for file in &refresh.reloaded {
             eprintln!("safeshell daemon: reloaded {file}");
         }
         if !refresh.reloaded.is_empty() {
             let (files, _, count) = daemon.rules.describe();
-            daemon.emit(EventKind::RulesReloaded { rule_count: count, files });
+            daemon.emit(EventKind::RulesReloaded {
+                rule_count: count,
+                files,
+            });
         }
         for e in refresh.errors {
-            eprintln!("safeshell daemon: {} has errors; still serving its last good version:\n{}", e.file, e.message);
-            daemon.emit(EventKind::RulesError { file: e.file, message: e.message });
+            eprintln!(
+                "safeshell daemon: {} has errors; still serving its last good version:\n{}",
+                e.file, e.message
+            );
+            daemon.emit(EventKind::RulesError {
+                file: e.file,
+                message: e.message,
+            });
         }
     }
 }
@@ -269,7 +319,9 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Resul
         bail!("frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit");
     }
     buf.resize(len, 0);
-    r.read_exact(buf).await.context("connection closed in the middle of a frame")?;
+    r.read_exact(buf)
+        .await
+        .context("connection closed in the middle of a frame")?;
     Ok(true)
 }
 
@@ -282,7 +334,11 @@ async fn write_msg<W: AsyncWrite + Unpin, T: serde::Serialize>(w: &mut W, msg: &
 }
 
 /// Serves one client connection (generic so tests can drive it over an in-memory pipe).
-pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(daemon: Arc<Daemon>, stream: S, peer_pid: u32) -> Result<()> {
+pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(
+    daemon: Arc<Daemon>,
+    stream: S,
+    peer_pid: u32,
+) -> Result<()> {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buf = Vec::new();
     if !read_frame(&mut reader, &mut buf).await? {
@@ -291,7 +347,15 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(daemon:
     let client = match proto::decode::<Hello>(&buf) {
         Ok(h) if h.has_valid_magic() => {
             let accepted = h.version == PROTOCOL_VERSION;
-            write_msg(&mut writer, &HelloReply { version: PROTOCOL_VERSION, daemon_version: env!("CARGO_PKG_VERSION").into(), accepted }).await?;
+            write_msg(
+                &mut writer,
+                &HelloReply {
+                    version: PROTOCOL_VERSION,
+                    daemon_version: env!("CARGO_PKG_VERSION").into(),
+                    accepted,
+                },
+            )
+            .await?;
             if !accepted {
                 return Ok(());
             }
@@ -300,7 +364,15 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(daemon:
         _ => {
             // A newer client may send a Hello we cannot fully decode; answer with our version.
             if Hello::peek_version(&buf).is_some() {
-                write_msg(&mut writer, &HelloReply { version: PROTOCOL_VERSION, daemon_version: env!("CARGO_PKG_VERSION").into(), accepted: false }).await?;
+                write_msg(
+                    &mut writer,
+                    &HelloReply {
+                        version: PROTOCOL_VERSION,
+                        daemon_version: env!("CARGO_PKG_VERSION").into(),
+                        accepted: false,
+                    },
+                )
+                .await?;
             }
             return Ok(());
         }
@@ -312,7 +384,13 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(daemon:
         let request: Request = match proto::decode(&buf) {
             Ok(r) => r,
             Err(e) => {
-                write_msg(&mut writer, &Response::Error { message: format!("malformed request: {e}") }).await?;
+                write_msg(
+                    &mut writer,
+                    &Response::Error {
+                        message: format!("malformed request: {e}"),
+                    },
+                )
+                .await?;
                 return Ok(());
             }
         };
@@ -320,12 +398,23 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(daemon:
             Request::Ping => write_msg(&mut writer, &Response::Pong).await?,
             Request::Status => write_msg(&mut writer, &Response::Status(daemon.status())).await?,
             Request::ListPending => {
-                let list = lock(&daemon.pending).values().map(|p| p.info.clone()).collect();
+                let list = lock(&daemon.pending)
+                    .values()
+                    .map(|p| p.info.clone())
+                    .collect();
                 write_msg(&mut writer, &Response::Pending(list)).await?;
             }
             Request::Resolve(res) => {
                 let (accepted, message) = daemon.resolve(client, peer_pid, &res);
-                write_msg(&mut writer, &Response::Resolved { approval_id: res.approval_id, accepted, message }).await?;
+                write_msg(
+                    &mut writer,
+                    &Response::Resolved {
+                        approval_id: res.approval_id,
+                        accepted,
+                        message,
+                    },
+                )
+                .await?;
             }
             Request::Subscribe(sub) => {
                 let (tx, mut rx) = mpsc::channel(SUBSCRIBER_BUFFER);
@@ -351,7 +440,11 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(daemon:
                     }
                 }
             }
-            Request::Check(req) => daemon.check(req, peer_pid, &mut reader, &mut writer).await?,
+            Request::Check(req) => {
+                daemon
+                    .check(req, peer_pid, &mut reader, &mut writer)
+                    .await?
+            }
         }
     }
 }
@@ -362,13 +455,24 @@ fn segment_keys(command: &CommandSpec) -> Vec<String> {
         CommandSpec::Argv(argv) => segment::segments_of_argv(argv),
         CommandSpec::Shell(s) => segment::segments_of_string(s),
     };
-    segs.iter().map(|s| std::iter::once(s.program.as_str()).chain(s.args.iter().map(String::as_str)).collect::<Vec<_>>().join("\0")).collect()
+    segs.iter()
+        .map(|s| {
+            std::iter::once(s.program.as_str())
+                .chain(s.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join("\0")
+        })
+        .collect()
 }
 
 fn command_text(command: &CommandSpec) -> String {
     match command {
         CommandSpec::Shell(s) => s.clone(),
-        CommandSpec::Argv(argv) => argv.iter().map(|a| segment::quote(a)).collect::<Vec<_>>().join(" "),
+        CommandSpec::Argv(argv) => argv
+            .iter()
+            .map(|a| segment::quote(a))
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -410,7 +514,8 @@ impl ClientFacts {
             raw.split(|b| *b == 0)
                 .filter_map(|kv| {
                     let kv = String::from_utf8_lossy(kv);
-                    kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 })
                 .collect()
         })
@@ -425,13 +530,25 @@ impl Facts for ClientFacts {
         if let Some((_, v)) = self.forwarded.iter().find(|(k, _)| k == name) {
             return Some(v);
         }
-        self.proc_env().iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.proc_env()
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn in_git_repo(&self) -> bool {
-        self.git_dir.get_or_init(|| find_git_dir(&self.cwd)).is_some()
+        self.git_dir
+            .get_or_init(|| find_git_dir(&self.cwd))
+            .is_some()
     }
     fn git_branch(&self) -> Option<&str> {
-        self.branch.get_or_init(|| self.git_dir.get_or_init(|| find_git_dir(&self.cwd)).as_deref().and_then(read_branch)).as_deref()
+        self.branch
+            .get_or_init(|| {
+                self.git_dir
+                    .get_or_init(|| find_git_dir(&self.cwd))
+                    .as_deref()
+                    .and_then(read_branch)
+            })
+            .as_deref()
     }
     fn file_exists(&self, relative: &str) -> bool {
         self.cwd.join(relative).exists()
@@ -442,20 +559,25 @@ impl Daemon {
     fn emit(&self, kind: EventKind) {
         let mut hub = lock(&self.hub);
         hub.seq += 1;
-        let event = Event { seq: hub.seq, time_ms: now_ms(), kind };
+        let event = Event {
+            seq: hub.seq,
+            time_ms: now_ms(),
+            kind,
+        };
         if hub.history.len() >= HISTORY_LEN {
             hub.history.pop_front();
         }
         hub.history.push_back(event.clone());
         let mut dropped = 0;
-        hub.subscribers.retain(|tx| match tx.try_send(event.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                dropped += 1;
-                true
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+        hub.subscribers
+            .retain(|tx| match tx.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    true
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
         if dropped > 0 {
             self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
         }
@@ -488,7 +610,9 @@ impl Daemon {
 
     fn issue_token(&self, root_pid: u32, command: &CommandSpec) -> Option<String> {
         let mut bytes = [0u8; 16];
-        File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).ok()?;
+        File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .ok()?;
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let entry = TokenEntry {
             root_pid,
@@ -504,25 +628,40 @@ impl Daemon {
     fn token_covers(&self, token: &str, pid: u32, command: &CommandSpec) -> bool {
         let (root, covered) = {
             let tokens = lock(&self.tokens);
-            let Some(entry) = tokens.get(token) else { return false };
+            let Some(entry) = tokens.get(token) else {
+                return false;
+            };
             if entry.expires <= Instant::now() {
                 return false;
             }
             let keys = segment_keys(command);
-            (entry.root_pid, !keys.is_empty() && keys.iter().all(|k| entry.segments.contains(k)))
+            (
+                entry.root_pid,
+                !keys.is_empty() && keys.iter().all(|k| entry.segments.contains(k)),
+            )
         };
         covered && context::is_descendant_of(pid, root)
     }
 
-    fn resolve(&self, client: ClientKind, peer_pid: u32, res: &ApprovalResolution) -> (bool, String) {
+    fn resolve(
+        &self,
+        client: ClientKind,
+        peer_pid: u32,
+        res: &ApprovalResolution,
+    ) -> (bool, String) {
         if !matches!(client, ClientKind::Monitor | ClientKind::Cli) {
-            return (false, "approvals are only accepted from `safeshell monitor`".into());
+            return (
+                false,
+                "approvals are only accepted from `safeshell monitor`".into(),
+            );
         }
         let mut pending = lock(&self.pending);
         // The agent must never approve its own request: refuse a resolver that descends from the
         // requesting process, its agent, or any process waiting on an approval.
         let suspicious = pending.values().find(|p| {
-            context::is_descendant_of(peer_pid, p.requester_pid) || p.agent_pid.is_some_and(|a| context::is_descendant_of(peer_pid, a))
+            context::is_descendant_of(peer_pid, p.requester_pid)
+                || p.agent_pid
+                    .is_some_and(|a| context::is_descendant_of(peer_pid, a))
         });
         if let Some(p) = suspicious {
             let id = p.info.approval_id;
@@ -531,11 +670,19 @@ impl Daemon {
                 "time_ms": now_ms(), "event": "self_approval_refused", "approval_id": res.approval_id,
                 "resolver_pid": peer_pid, "waiting_approval": id,
             }));
-            eprintln!("safeshell daemon: refused an approval decision from pid {peer_pid}: it runs inside the process tree of a requester");
+            eprintln!(
+                "safeshell daemon: refused an approval decision from pid {peer_pid}: it runs inside the process tree of a requester"
+            );
             return (false, "refused: this process belongs to the process tree of a command waiting for approval; approve from a separate terminal".into());
         }
         let Some(entry) = pending.remove(&res.approval_id) else {
-            return (false, format!("no pending approval #{} (already decided or expired)", res.approval_id));
+            return (
+                false,
+                format!(
+                    "no pending approval #{} (already decided or expired)",
+                    res.approval_id
+                ),
+            );
         };
         let _ = entry.tx.send((res.verdict, res.reason.clone()));
         (true, format!("approval #{} resolved", res.approval_id))
@@ -549,15 +696,27 @@ impl Daemon {
         writer: &mut W,
     ) -> Result<()> {
         let start = Instant::now();
-        let client_pid = if peer_pid != 0 { peer_pid } else { req.client_pid };
+        let client_pid = if peer_pid != 0 {
+            peer_pid
+        } else {
+            req.client_pid
+        };
         let text = command_text(&req.command);
         if self.panic_trigger.as_deref() == Some(text.as_str()) {
             panic!("SAFESHELL_TEST_PANIC_ON matched");
         }
         let detected: Detected = self.detector.detect(&req.surface, &req.hints, client_pid);
         let cwd = PathBuf::from(&req.cwd);
-        let bypass = req.env.iter().any(|(k, v)| k == "SAFESHELL_BYPASS" && v == "1");
-        let home = req.env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| v.clone()).or_else(|| std::env::var("HOME").ok());
+        let bypass = req
+            .env
+            .iter()
+            .any(|(k, v)| k == "SAFESHELL_BYPASS" && v == "1");
+        let home = req
+            .env
+            .iter()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var("HOME").ok());
         let facts = ClientFacts {
             cwd: cwd.clone(),
             pid: client_pid,
@@ -568,11 +727,27 @@ impl Daemon {
             branch: std::cell::OnceCell::new(),
         };
 
-        let covered = req.token.as_deref().is_some_and(|t| self.token_covers(t, client_pid, &req.command));
+        let covered = req
+            .token
+            .as_deref()
+            .is_some_and(|t| self.token_covers(t, client_pid, &req.command));
         let (mut action, rule, reason, segment_text, redirect) = if covered {
-            (Action::Allow, None, "already allowed by an earlier decision for this command (no double asking)".to_owned(), None, None)
+            (
+                Action::Allow,
+                None,
+                "already allowed by an earlier decision for this command (no double asking)"
+                    .to_owned(),
+                None,
+                None,
+            )
         } else if bypass && detected.context == Context::Human {
-            (Action::Allow, None, "SAFESHELL_BYPASS=1 in a human's terminal".to_owned(), None, None)
+            (
+                Action::Allow,
+                None,
+                "SAFESHELL_BYPASS=1 in a human's terminal".to_owned(),
+                None,
+                None,
+            )
         } else {
             let rules = self.rules.for_cwd(&cwd);
             let input = match &req.command {
@@ -595,12 +770,17 @@ impl Daemon {
                 }
             }
             Action::Deny => agent_message = messages::blocked(&text, rule.as_deref(), &reason),
-            Action::Redirect => agent_message = messages::redirected(&text, redirect.as_deref().unwrap_or(""), &reason),
+            Action::Redirect => {
+                agent_message =
+                    messages::redirected(&text, redirect.as_deref().unwrap_or(""), &reason)
+            }
             Action::RequireApproval => {
                 let id = self.next_approval.fetch_add(1, Ordering::Relaxed);
                 let timeout = self.config.approval_timeout_secs;
                 let created = now_ms();
-                let program = context::proc_info(client_pid).map(|p| p.comm).unwrap_or_default();
+                let program = context::proc_info(client_pid)
+                    .map(|p| p.comm)
+                    .unwrap_or_default();
                 let info = PendingApproval {
                     approval_id: id,
                     command: text.clone(),
@@ -617,24 +797,39 @@ impl Daemon {
                     deadline_ms: created + timeout * 1000,
                 };
                 let (tx, rx) = oneshot::channel();
-                lock(&self.pending).insert(id, PendingEntry { info: info.clone(), tx, requester_pid: client_pid, agent_pid: detected.agent_pid });
+                lock(&self.pending).insert(
+                    id,
+                    PendingEntry {
+                        info: info.clone(),
+                        tx,
+                        requester_pid: client_pid,
+                        agent_pid: detected.agent_pid,
+                    },
+                );
                 self.emit(EventKind::ApprovalPending(info));
                 let no_monitor = lock(&self.hub).subscribers.iter().all(|s| s.is_closed());
-                eprintln!("safeshell daemon: approval #{id} needed for `{text}` ({}); resolve it in `safeshell monitor`", rule.as_deref().unwrap_or("-"));
+                eprintln!(
+                    "safeshell daemon: approval #{id} needed for `{text}` ({}); resolve it in `safeshell monitor`",
+                    rule.as_deref().unwrap_or("-")
+                );
                 if no_monitor {
                     notify_desktop(id, &text);
                 }
-                let waiting = messages::approval_required(&text, rule.as_deref(), &reason, id, timeout);
-                write_msg(writer, &Response::Decision(Decision {
-                    action: proto::Action::RequireApproval,
-                    rule: rule.clone(),
-                    reason: reason.clone(),
-                    agent_message: waiting,
-                    approval_id: Some(id),
-                    redirect: None,
-                    segment: segment_text.clone(),
-                    token: None,
-                }))
+                let waiting =
+                    messages::approval_required(&text, rule.as_deref(), &reason, id, timeout);
+                write_msg(
+                    writer,
+                    &Response::Decision(Decision {
+                        action: proto::Action::RequireApproval,
+                        rule: rule.clone(),
+                        reason: reason.clone(),
+                        agent_message: waiting,
+                        approval_id: Some(id),
+                        redirect: None,
+                        segment: segment_text.clone(),
+                        token: None,
+                    }),
+                )
                 .await?;
                 let mut shutdown = self.shutdown.clone();
                 let mut probe = [0u8; 1];
@@ -649,7 +844,10 @@ impl Daemon {
                     _ = reader.read(&mut probe) => ApprovalOutcome::Denied { reason: Some("the requesting process went away".into()) },
                 };
                 lock(&self.pending).remove(&id);
-                self.emit(EventKind::ApprovalResolved { approval_id: id, outcome: outcome.clone() });
+                self.emit(EventKind::ApprovalResolved {
+                    approval_id: id,
+                    outcome: outcome.clone(),
+                });
                 match &outcome {
                     ApprovalOutcome::Approved { .. } => {
                         action = Action::Allow;
@@ -747,11 +945,16 @@ fn outcome_name(o: &ApprovalOutcome) -> &'static str {
 fn notify_desktop(id: u64, command: &str) {
     let found = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("notify-send").is_file()));
-    if !found || std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+    if !found
+        || std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
         return;
     }
     let _ = std::process::Command::new("notify-send")
-        .args(["SafeShell: approval needed", &format!("#{id}: {command}\nOpen `safeshell monitor` to decide.")])
+        .args([
+            "SafeShell: approval needed",
+            &format!("#{id}: {command}\nOpen `safeshell monitor` to decide."),
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

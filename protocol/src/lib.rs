@@ -29,6 +29,23 @@ pub use messages::{
 };
 pub use socket::{socket_path, socket_path_from};
 
+/// Environment variables that mark a process as run by an AI agent. Clients report which of
+/// these they see in [`ContextHints::agent_markers`]; the daemon's configurable list starts from it.
+pub const AGENT_ENV_MARKERS: &[&str] = &[
+    "CLAUDECODE",
+    "CLAUDE_CODE_ENTRYPOINT",
+    "CODEX_SANDBOX",
+    "CODEX_SANDBOX_NETWORK_DISABLED",
+    "CURSOR_AGENT",
+    "CURSOR_TRACE_ID",
+    "GEMINI_CLI",
+    "AIDER_MODEL",
+    "AIDER_CHAT_HISTORY_FILE",
+    "WARP_AI_AGENT",
+    "OPENCODE",
+    "CLINE_ACTIVE",
+];
+
 /// The version of the wire protocol this build speaks.
 ///
 /// Client and daemon exchange it in [`Hello`] / [`HelloReply`] and refuse to go on

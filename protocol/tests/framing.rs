@@ -186,7 +186,7 @@ fn random_bytes_never_panic() {
         // Every other input gets a plausible header so the payload reaches decode.
         if i % 2 == 0 {
             let mut payload_len = u32::try_from(len).unwrap();
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 payload_len += 1; // announce one byte more than there is
             }
             let mut framed = payload_len.to_le_bytes().to_vec();

@@ -349,10 +349,10 @@ impl Conditions {
         if !self.program.is_empty() && !self.program.is_match_any(&[&seg.program]) {
             return Err("program");
         }
-        if let Some(re) = &self.regex {
-            if !re.is_match(&view.text) {
-                return Err("regex");
-            }
+        if let Some(re) = &self.regex
+            && !re.is_match(&view.text)
+        {
+            return Err("regex");
         }
         if !self.contains.is_empty()
             && !self.contains.iter().any(|c| view.text.contains(c.as_str()))
@@ -484,10 +484,10 @@ impl Conditions {
         if self.wrapped.is_some_and(|want| want == seg.via.is_empty()) {
             return Err("wrapped");
         }
-        if let Some(want) = self.in_git_repo {
-            if facts.in_git_repo() != want {
-                return Err("in_git_repo");
-            }
+        if let Some(want) = self.in_git_repo
+            && facts.in_git_repo() != want
+        {
+            return Err("in_git_repo");
         }
         if !self.git_branch.is_empty() || self.git_branch_regex.is_some() {
             let Some(branch) = facts.git_branch() else {

@@ -165,10 +165,10 @@ impl Rule {
     /// Checks the rule's conditions and exceptions on one segment.
     fn check(&self, view: &SegmentView<'_>, facts: &dyn Facts) -> Result<(), Miss> {
         self.when.check(view, facts).map_err(Miss::Condition)?;
-        if let Some(unless) = &self.unless {
-            if unless.check(view, facts).is_ok() {
-                return Err(Miss::Exception);
-            }
+        if let Some(unless) = &self.unless
+            && unless.check(view, facts).is_ok()
+        {
+            return Err(Miss::Exception);
         }
         Ok(())
     }
@@ -438,10 +438,10 @@ impl RuleSet {
                     seg_best = Some(None);
                 }
             }
-            if let Some(rule) = seg_best {
-                if best.is_none_or(|(a, _, _)| seg_action > a) {
-                    best = Some((seg_action, si, rule));
-                }
+            if let Some(rule) = seg_best
+                && best.is_none_or(|(a, _, _)| seg_action > a)
+            {
+                best = Some((seg_action, si, rule));
             }
             results.push(SegmentResult {
                 text: view.text,

@@ -341,10 +341,10 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
             }
             return;
         }
-        if is_shell(&program) {
-            if let Some(reason) = script_source_problem(&program, rest, ctx.stdin) {
-                seg.unverifiable = Some(reason);
-            }
+        if is_shell(&program)
+            && let Some(reason) = script_source_problem(&program, rest, ctx.stdin)
+        {
+            seg.unverifiable = Some(reason);
         }
         out.push(seg);
         return;

@@ -639,10 +639,10 @@ impl<'a> Parser<'a> {
             self.pos += op.len();
             self.skip_blanks();
             let target = self.read_word();
-            if let Some(cmd) = into.as_deref_mut() {
-                if op.contains('>') {
-                    cmd.writes.push(target);
-                }
+            if let Some(cmd) = into.as_deref_mut()
+                && op.contains('>')
+            {
+                cmd.writes.push(target);
             }
         }
     }

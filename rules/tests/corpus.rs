@@ -33,10 +33,16 @@ fn default_facts() -> StaticFacts {
 
 fn load_cases() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files: Vec<_> = fs::read_dir(&dir).expect("corpus directory").map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .expect("corpus directory")
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut cases = Vec::new();
-    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "txt")) {
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+    {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = fs::read_to_string(path).unwrap();
         let mut facts = default_facts();
@@ -64,10 +70,16 @@ fn load_cases() -> Vec<Case> {
                 continue;
             }
             let parts: Vec<&str> = line.splitn(4, " | ").collect();
-            assert_eq!(parts.len(), 4, "{name}:{}: expected `context | decision | rule | command`", i + 1);
-            let context = Context::parse(parts[0].trim()).unwrap_or_else(|| panic!("{name}:{}: bad context", i + 1));
-            let decision =
-                Action::parse(parts[1].trim()).unwrap_or_else(|| panic!("{name}:{}: bad decision", i + 1));
+            assert_eq!(
+                parts.len(),
+                4,
+                "{name}:{}: expected `context | decision | rule | command`",
+                i + 1
+            );
+            let context = Context::parse(parts[0].trim())
+                .unwrap_or_else(|| panic!("{name}:{}: bad context", i + 1));
+            let decision = Action::parse(parts[1].trim())
+                .unwrap_or_else(|| panic!("{name}:{}: bad decision", i + 1));
             let rule = match parts[2].trim() {
                 "-" => None,
                 r => Some(r.to_owned()),
@@ -93,7 +105,12 @@ fn corpus_decisions_match() {
     let cases = load_cases();
     let mut failures = Vec::new();
     for case in &cases {
-        let e = rules.evaluate(CommandInput::Shell(&case.command), case.context, &case.cwd, &case.facts);
+        let e = rules.evaluate(
+            CommandInput::Shell(&case.command),
+            case.context,
+            &case.cwd,
+            &case.facts,
+        );
         if e.action != case.decision || e.rule != case.rule {
             failures.push(format!(
                 "{}:{}: `{}` ({}) expected {} by {:?}, got {} by {:?}: {}",
@@ -109,22 +126,43 @@ fn corpus_decisions_match() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} corpus cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn corpus_is_large_and_balanced() {
     let cases = load_cases();
     let allowed = cases.iter().filter(|c| c.decision == Action::Allow).count();
-    assert!(cases.len() >= 600, "the corpus has {} cases; it must have at least 600", cases.len());
-    assert!(allowed * 2 >= cases.len(), "only {allowed} of {} cases are must-allow; at least half must be", cases.len());
+    assert!(
+        cases.len() >= 600,
+        "the corpus has {} cases; it must have at least 600",
+        cases.len()
+    );
+    assert!(
+        allowed * 2 >= cases.len(),
+        "only {allowed} of {} cases are must-allow; at least half must be",
+        cases.len()
+    );
     // Every built-in rule that can decide is exercised by at least one case.
     let rules = RuleSet::builtin();
     let missing: Vec<_> = rules
         .rules()
         .iter()
-        .filter(|r| !cases.iter().any(|c| c.rule.as_deref() == Some(r.name.as_str())))
+        .filter(|r| {
+            !cases
+                .iter()
+                .any(|c| c.rule.as_deref() == Some(r.name.as_str()))
+        })
         .map(|r| r.name.clone())
         .collect();
-    assert!(missing.is_empty(), "built-in rules with no corpus case: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "built-in rules with no corpus case: {missing:?}"
+    );
 }

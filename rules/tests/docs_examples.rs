@@ -4,7 +4,8 @@ use safeshell_rules::{RuleSet, Source, SourceKind};
 
 #[test]
 fn rule_examples_in_the_docs_load() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rules.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/rules.md")).unwrap();
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in doc.lines() {
@@ -23,9 +24,16 @@ fn rule_examples_in_the_docs_load() {
     }
     assert!(blocks.len() >= 6, "found only {} toml blocks", blocks.len());
     for (i, text) in blocks.iter().enumerate() {
-        let source = Source { kind: SourceKind::Global, name: format!("docs/rules.md block {}", i + 1), text: text.clone() };
+        let source = Source {
+            kind: SourceKind::Global,
+            name: format!("docs/rules.md block {}", i + 1),
+            text: text.clone(),
+        };
         if let Err(e) = RuleSet::load(&[Source::builtin(), source]) {
-            panic!("docs/rules.md toml block {} does not load:\n{e}\n---\n{text}", i + 1);
+            panic!(
+                "docs/rules.md toml block {} does not load:\n{e}\n---\n{text}",
+                i + 1
+            );
         }
     }
 }

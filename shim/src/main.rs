@@ -1,6 +1,273 @@
-//! `safeshell-shim`: the PATH shim, `SHELL` wrapper and agent-hook client (built in the interception issue).
+//! `safeshell-shim`: the PATH shim, the `SHELL` wrapper and the builtin checker.
+//!
+//! Invoked under another name (a link `git` in the shims directory), it asks the daemon about the
+//! argv it received and then `execve`s the real program with the same argv[0], arguments,
+//! environment, descriptors and terminal. Invoked as `safeshell-shim -c '…'` it is a `SHELL`
+//! wrapper: the whole string is decided, then the real shell runs it. It links only std and the
+//! protocol crate (no async runtime, no regex) so that it starts in well under a millisecond.
+//!
+//! Exit statuses of its own: 126 when SafeShell refused the command, 127 when the real program
+//! was not found, 64 for a usage error.
 
-fn main() {
-    eprintln!("safeshell-shim: interception is not built yet; see `safeshell check --help`");
-    std::process::exit(64);
+mod client;
+mod locate;
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use safeshell_protocol::{Action, CheckRequest, CommandSpec, ContextHints, Decision, Surface};
+
+/// Exit status when SafeShell refuses a command (deny, a human's denial, a timed-out approval).
+pub const EXIT_REFUSED: u8 = 126;
+/// Exit status when the real program cannot be found on PATH.
+pub const EXIT_NOT_FOUND: u8 = 127;
+/// Exit status for a usage error.
+pub const EXIT_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = args.first().cloned().unwrap_or_default();
+    let name = Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = name.trim_start_matches('-'); // a login shell's argv[0] is `-safeshell-shim`
+    if name.starts_with("safeshell-shim") {
+        own_command(&args)
+    } else {
+        path_shim(name, &args)
+    }
+}
+
+fn own_command(args: &[OsString]) -> ExitCode {
+    let rest = &args[1..];
+    match rest.first().map(|a| a.as_bytes()) {
+        Some(b"check") => {
+            // `safeshell-shim check PROGRAM ARGS…`: decide without running (shell builtins).
+            let argv: Vec<String> = rest[1..]
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            if argv.is_empty() {
+                eprintln!("usage: safeshell-shim check PROGRAM [ARGS…]");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            match decide(CommandSpec::Argv(argv), Surface::PathShim) {
+                Verdict::Run(_) => ExitCode::SUCCESS,
+                Verdict::Redirect(_) | Verdict::Refuse => ExitCode::from(EXIT_REFUSED),
+            }
+        }
+        Some(b"hook") => {
+            eprintln!("safeshell-shim: agent hooks are not available in this build yet");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Some(b"--help" | b"-h") => {
+            println!(
+                "safeshell-shim: SafeShell's PATH shim and SHELL wrapper\n\n\
+                 As a link named after a command (in ~/.safeshell/shims), it checks that command with the\n\
+                 SafeShell daemon, then runs the real one. As `safeshell-shim -c 'COMMAND'` (set\n\
+                 SHELL=/path/to/safeshell-shim for an agent) it checks the whole command string, then runs\n\
+                 it with the real shell (config `shell`, default /bin/bash). Other invocations go straight\n\
+                 to the real shell.\n\n\
+                 safeshell-shim check PROGRAM [ARGS…]   decide only; exit 0 if allowed, 126 if not\n\n\
+                 Exit 126: refused by SafeShell; 127: real program not found. See `safeshell --help`."
+            );
+            ExitCode::SUCCESS
+        }
+        _ => shell_wrapper(args),
+    }
+}
+
+/// What to do after asking.
+enum Verdict {
+    /// Run it; carries the no-double-ask token, if any.
+    Run(Option<String>),
+    /// Run this command string instead.
+    Redirect(String),
+    /// Do not run it (the reason was printed).
+    Refuse,
+}
+
+fn hints() -> ContextHints {
+    ContextHints {
+        safeshell_context: std::env::var("SAFESHELL_CONTEXT").ok(),
+        agent_markers: safeshell_protocol::AGENT_ENV_MARKERS
+            .iter()
+            .filter(|m| std::env::var_os(m).is_some())
+            .map(|m| (*m).to_owned())
+            .collect(),
+    }
+}
+
+fn forwarded_env() -> Vec<(String, String)> {
+    ["HOME", "SAFESHELL_BYPASS"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+        .collect()
+}
+
+fn decide(command: CommandSpec, surface: Surface) -> Verdict {
+    let cwd = std::env::current_dir()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/".into());
+    let request = CheckRequest {
+        command,
+        cwd,
+        surface,
+        client_pid: std::process::id(),
+        hints: hints(),
+        env: forwarded_env(),
+        token: std::env::var("SAFESHELL_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+    };
+    let decision = match client::ask(&request) {
+        Ok(d) => d,
+        Err(e) => return unavailable(&e),
+    };
+    verdict(decision)
+}
+
+fn verdict(d: Decision) -> Verdict {
+    match d.action {
+        Action::Allow => {
+            if !d.agent_message.is_empty() {
+                eprintln!("{}", d.agent_message);
+            }
+            Verdict::Run(d.token)
+        }
+        Action::Redirect => {
+            eprintln!("{}", d.agent_message);
+            match d.redirect {
+                Some(CommandSpec::Shell(s)) => Verdict::Redirect(s),
+                Some(CommandSpec::Argv(a)) => Verdict::Redirect(a.join(" ")),
+                None => Verdict::Refuse,
+            }
+        }
+        Action::Deny | Action::RequireApproval => {
+            eprintln!("{}", d.agent_message);
+            Verdict::Refuse
+        }
+    }
+}
+
+/// The daemon could not be reached even after trying to start it: apply the fail mode.
+fn unavailable(error: &str) -> Verdict {
+    match locate::on_unavailable().as_str() {
+        "deny" => {
+            eprintln!(
+                "SafeShell: the SafeShell daemon is unavailable ({error}) and on_unavailable = \"deny\": not running this command."
+            );
+            Verdict::Refuse
+        }
+        _ => {
+            eprintln!(
+                "safeshell: warning: daemon unavailable ({error}); running the command unchecked (on_unavailable = \"allow\")"
+            );
+            Verdict::Run(None)
+        }
+    }
+}
+
+fn path_shim(name: &str, args: &[OsString]) -> ExitCode {
+    let argv: Vec<String> = std::iter::once(name.to_owned())
+        .chain(args[1..].iter().map(|a| a.to_string_lossy().into_owned()))
+        .collect();
+    let token = match decide(CommandSpec::Argv(argv), Surface::PathShim) {
+        Verdict::Run(token) => token,
+        Verdict::Redirect(command) => return exec_shell_string(&command),
+        Verdict::Refuse => return ExitCode::from(EXIT_REFUSED),
+    };
+    let Some(real) = locate::real_program(name) else {
+        eprintln!(
+            "safeshell-shim: {name}: command not found (no real `{name}` on PATH after the shims)"
+        );
+        return ExitCode::from(EXIT_NOT_FOUND);
+    };
+    let mut cmd = Command::new(&real);
+    cmd.arg0(&args[0]).args(&args[1..]);
+    if let Some(t) = token {
+        cmd.env("SAFESHELL_TOKEN", t);
+    }
+    let err = cmd.exec();
+    eprintln!("safeshell-shim: cannot run {}: {err}", real.display());
+    ExitCode::from(EXIT_REFUSED)
+}
+
+/// The command string of a `-c` invocation (`-c`, `-lc`, `-ic`, `--login -c`, …), if any.
+fn command_string(args: &[OsString]) -> Option<String> {
+    let mut wants = false;
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_bytes();
+        if a == b"--" {
+            i += 1;
+            break;
+        }
+        if a.starts_with(b"--") {
+            if a == b"--rcfile" || a == b"--init-file" {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        if (a.starts_with(b"-") || a.starts_with(b"+")) && a.len() > 1 {
+            if a.starts_with(b"-") && a[1..].contains(&b'c') {
+                wants = true;
+            }
+            if a == b"-o" || a == b"+o" || a == b"-O" || a == b"+O" {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    if wants {
+        args.get(i).map(|a| a.to_string_lossy().into_owned())
+    } else {
+        None
+    }
+}
+
+fn shell_wrapper(args: &[OsString]) -> ExitCode {
+    let shell = locate::real_shell();
+    let mut token = None;
+    if let Some(command) = command_string(args) {
+        match decide(CommandSpec::Shell(command), Surface::ShellWrapper) {
+            Verdict::Run(t) => token = t,
+            Verdict::Redirect(instead) => return exec_shell_string(&instead),
+            Verdict::Refuse => return ExitCode::from(EXIT_REFUSED),
+        }
+    }
+    let mut cmd = Command::new(&shell);
+    // Keep a login shell's leading dash; otherwise name the real shell.
+    let arg0 = args[0].as_bytes();
+    if arg0.starts_with(b"-") {
+        let mut login = OsString::from("-");
+        login.push(shell.file_name().unwrap_or_default());
+        cmd.arg0(login);
+    }
+    cmd.args(&args[1..]);
+    if let Some(path) = locate::path_with_shims_first() {
+        cmd.env("PATH", path);
+    }
+    if let Some(t) = token {
+        cmd.env("SAFESHELL_TOKEN", t);
+    }
+    let err = cmd.exec();
+    eprintln!(
+        "safeshell-shim: cannot run the real shell {}: {err}",
+        shell.display()
+    );
+    ExitCode::from(EXIT_NOT_FOUND)
+}
+
+fn exec_shell_string(command: &str) -> ExitCode {
+    let err = Command::new("/bin/sh").arg("-c").arg(command).exec();
+    eprintln!("safeshell-shim: cannot run /bin/sh: {err}");
+    ExitCode::from(EXIT_NOT_FOUND)
 }

@@ -1,0 +1,107 @@
+//! Asking the daemon: connect (starting it if needed), handshake, one check, its decision.
+
+use std::io::ErrorKind;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use safeshell_protocol::{
+    self as proto, CheckRequest, ClientKind, Decision, Hello, HelloReply, Request, Response,
+    Surface, check_versions,
+};
+
+/// How long a shim waits for a daemon it started to answer.
+pub const AUTOSTART_WAIT: Duration = Duration::from_secs(3);
+
+fn connect() -> Result<UnixStream, String> {
+    let socket = proto::socket_path().ok_or("no socket path (set HOME or SAFESHELL_SOCKET)")?;
+    match UnixStream::connect(&socket) {
+        Ok(s) => Ok(s),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
+            autostart()?;
+            let deadline = Instant::now() + AUTOSTART_WAIT;
+            loop {
+                match UnixStream::connect(&socket) {
+                    Ok(s) => return Ok(s),
+                    Err(e) if Instant::now() >= deadline => {
+                        return Err(format!("cannot connect to {}: {e}", socket.display()));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        }
+        Err(e) => Err(format!("cannot connect to {}: {e}", socket.display())),
+    }
+}
+
+/// Starts the daemon with the `safeshell` binary installed next to this shim.
+fn autostart() -> Result<(), String> {
+    if std::env::var_os("SAFESHELL_NO_AUTOSTART").is_some() {
+        return Err(
+            "the daemon is not running (autostart disabled by SAFESHELL_NO_AUTOSTART)".into(),
+        );
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
+    let safeshell = exe.with_file_name("safeshell");
+    if !safeshell.is_file() {
+        return Err(format!(
+            "the daemon is not running and {} does not exist to start it",
+            safeshell.display()
+        ));
+    }
+    let status = Command::new(&safeshell)
+        .args(["daemon", "start", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot start the daemon: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`safeshell daemon start` failed ({status})"))
+    }
+}
+
+/// Sends a check and returns the final decision. While an approval is pending it prints the
+/// daemon's waiting message on stderr and keeps waiting.
+pub fn ask(request: &CheckRequest) -> Result<Decision, String> {
+    let mut stream = connect()?;
+    let mut buf = Vec::with_capacity(512);
+    let kind = match request.surface {
+        Surface::ShellWrapper => ClientKind::ShellWrapper,
+        Surface::AgentHook { .. } => ClientKind::Hook,
+        _ => ClientKind::Shim,
+    };
+    let io = |e: proto::FrameError| e.to_string();
+    proto::write_frame(
+        &mut stream,
+        &Hello::new(kind, env!("CARGO_PKG_VERSION")),
+        &mut buf,
+    )
+    .map_err(io)?;
+    let reply: HelloReply = proto::read_message(&mut stream, &mut buf)
+        .map_err(io)?
+        .ok_or("the daemon closed the connection")?;
+    if !reply.accepted {
+        check_versions(proto::PROTOCOL_VERSION, reply.version).map_err(|e| e.to_string())?;
+        return Err("the daemon refused the connection".into());
+    }
+    // Encode once more for the request (the Hello buffer is reused).
+    proto::write_frame(&mut stream, &Request::Check(request.clone()), &mut buf).map_err(io)?;
+    loop {
+        let response: Response = proto::read_message(&mut stream, &mut buf)
+            .map_err(io)?
+            .ok_or("the daemon closed the connection before deciding")?;
+        match response {
+            Response::Decision(d)
+                if d.action == proto::Action::RequireApproval && d.approval_id.is_some() =>
+            {
+                eprintln!("{}", d.agent_message);
+            }
+            Response::Decision(d) => return Ok(d),
+            Response::Error { message } => return Err(message),
+            other => return Err(format!("unexpected answer from the daemon: {other:?}")),
+        }
+    }
+}
