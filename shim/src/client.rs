@@ -63,10 +63,23 @@ fn autostart() -> Result<(), String> {
     }
 }
 
+/// Why no decision came back.
+pub enum AskError {
+    /// The daemon could not be reached (even after trying to start it): the fail mode applies.
+    Unavailable(String),
+    /// The daemon was reached but the exchange failed (it crashed, refused us, or answered
+    /// nonsense). Never treated as "allow": a crash during an approval must not approve.
+    Failed(String),
+}
+
 /// Sends a check and returns the final decision. While an approval is pending it prints the
 /// daemon's waiting message on stderr and keeps waiting.
-pub fn ask(request: &CheckRequest) -> Result<Decision, String> {
-    let mut stream = connect()?;
+pub fn ask(request: &CheckRequest) -> Result<Decision, AskError> {
+    let mut stream = connect().map_err(AskError::Unavailable)?;
+    exchange(&mut stream, request).map_err(AskError::Failed)
+}
+
+fn exchange(stream: &mut UnixStream, request: &CheckRequest) -> Result<Decision, String> {
     let mut buf = Vec::with_capacity(512);
     let kind = match request.surface {
         Surface::ShellWrapper => ClientKind::ShellWrapper,
@@ -75,22 +88,21 @@ pub fn ask(request: &CheckRequest) -> Result<Decision, String> {
     };
     let io = |e: proto::FrameError| e.to_string();
     proto::write_frame(
-        &mut stream,
+        stream,
         &Hello::new(kind, env!("CARGO_PKG_VERSION")),
         &mut buf,
     )
     .map_err(io)?;
-    let reply: HelloReply = proto::read_message(&mut stream, &mut buf)
+    let reply: HelloReply = proto::read_message(stream, &mut buf)
         .map_err(io)?
         .ok_or("the daemon closed the connection")?;
     if !reply.accepted {
         check_versions(proto::PROTOCOL_VERSION, reply.version).map_err(|e| e.to_string())?;
         return Err("the daemon refused the connection".into());
     }
-    // Encode once more for the request (the Hello buffer is reused).
-    proto::write_frame(&mut stream, &Request::Check(request.clone()), &mut buf).map_err(io)?;
+    proto::write_frame(stream, &Request::Check(request.clone()), &mut buf).map_err(io)?;
     loop {
-        let response: Response = proto::read_message(&mut stream, &mut buf)
+        let response: Response = proto::read_message(stream, &mut buf)
             .map_err(io)?
             .ok_or("the daemon closed the connection before deciding")?;
         match response {

@@ -126,7 +126,14 @@ fn decide(command: CommandSpec, surface: Surface) -> Verdict {
     };
     let decision = match client::ask(&request) {
         Ok(d) => d,
-        Err(e) => return unavailable(&e),
+        Err(client::AskError::Unavailable(e)) => return unavailable(&e),
+        Err(client::AskError::Failed(e)) => {
+            eprintln!(
+                "SafeShell: no decision for this command ({e}). It was not run. \
+                 If the SafeShell daemon stopped, it restarts on the next command; then try again."
+            );
+            return Verdict::Refuse;
+        }
     };
     verdict(decision)
 }

@@ -1,0 +1,654 @@
+//! End-to-end interception: a real daemon, real shims and the real `SHELL` wrapper, in a
+//! temporary HOME. Refusals are proven by a marker file that was never created.
+
+mod support;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use support::{Harness, shim_exe, text};
+
+/// Global rules for the tests: `tool` with `danger` is denied for agents, with `ask` it needs
+/// approval, with `swap` it is redirected to `tool redirected`.
+const RULES: &str = r#"
+[[rules]]
+name = "tool-danger"
+commands = ["tool"]
+action = "deny"
+context = "ai"
+message = "tool danger is not allowed"
+when = { positional = ["danger"] }
+
+[[rules]]
+name = "tool-ask"
+commands = ["tool"]
+action = "require_approval"
+context = "ai"
+when = { positional = ["ask"] }
+
+[[rules]]
+name = "tool-swap"
+commands = ["tool"]
+action = "redirect"
+redirect_to = "tool redirected touch=redirected"
+context = "ai"
+when = { positional = ["swap"] }
+"#;
+
+#[test]
+fn allowed_commands_keep_stdout_stderr_exit_code_and_stdin() {
+    let h = Harness::new(RULES);
+    let mut child = h
+        .command("tool")
+        .args(["hello", "stdin", "stderr", "exit=7"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("tool args: hello stdin stderr exit=7"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("from stdin"), "{stdout}");
+    // The shim exec'd the real program: it kept the shim's pid.
+    assert!(stdout.contains(&format!("tool pid: {pid} ")), "{stdout}");
+    assert_eq!(text(&out.stderr), "tool to stderr\n");
+}
+
+#[test]
+fn allowed_commands_work_under_a_pseudo_terminal() {
+    let h = Harness::new(RULES);
+    // `script` gives the command a real pty.
+    let out = h
+        .command("script")
+        .args(["-qec", "tool tty", "/dev/null"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("stdin is a tty"), "{stdout}");
+    assert!(out.status.success());
+}
+
+#[test]
+fn denied_commands_do_not_run_and_say_why() {
+    let h = Harness::new(RULES);
+    let out = h
+        .command("tool")
+        .args(["danger", "touch=ran"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("ran"), "a denied command ran");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("SafeShell blocked this command") && err.contains("tool-danger"),
+        "{err}"
+    );
+    assert!(err.contains("Do not try to run it another way"), "{err}");
+    // The same command is allowed for a human (the rule is for agents).
+    let out = h
+        .command("tool")
+        .args(["danger", "touch=human"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(h.marker("human"));
+}
+
+#[test]
+fn builtin_rules_guard_real_programs() {
+    let h = Harness::new("");
+    let victim = h.work.join("victim");
+    std::fs::create_dir_all(victim.join("sub")).unwrap();
+    // `rm -r` on a project directory needs approval for an agent; nobody approves: time-out.
+    let out = h
+        .command("rm")
+        .args(["-r", "victim"])
+        .env("CLAUDECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(victim.exists(), "rm ran without approval");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("needs the user's approval") && err.contains("expired"),
+        "{err}"
+    );
+}
+
+#[test]
+fn approvals_resolved_by_a_person_decide() {
+    let h = Harness::new(RULES);
+    // Approve: it runs.
+    let child = h
+        .command("tool")
+        .args(["ask", "touch=approved"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&["approvals", "approve", &id.to_string()])
+            .status
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(h.marker("approved"));
+    assert!(text(&out.stderr).contains("the user approved"));
+
+    // Deny with a reason: it does not run, and the agent is told not to retry.
+    let child = h
+        .command("tool")
+        .args(["ask", "touch=denied"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&[
+            "approvals",
+            "deny",
+            &id.to_string(),
+            "--reason",
+            "not on Fridays"
+        ])
+        .status
+        .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("denied"));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the user denied")
+            && err.contains("not on Fridays")
+            && err.contains("Do not retry"),
+        "{err}"
+    );
+
+    // Audit records both outcomes.
+    let audit = h.audit();
+    let outcomes: Vec<_> = audit
+        .iter()
+        .filter_map(|r| r["approval"]["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["approved", "denied"]);
+}
+
+#[test]
+fn the_shell_wrapper_decides_whole_strings() {
+    let h = Harness::new(RULES);
+    let wrapper = shim_exe();
+    let out = h
+        .command(&wrapper)
+        .args(["-c", "echo one && tool fine"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("one\ntool args: fine"));
+
+    // A denied segment anywhere refuses the whole string before anything runs.
+    let out = h
+        .command(&wrapper)
+        .args([
+            "-lc",
+            "tool first touch=first; bash -c 'tool danger touch=inner'",
+        ])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("first") && !h.marker("inner"));
+
+    // Non -c invocations go straight to the real shell (a script file here).
+    let script = h.work.join("s.sh");
+    std::fs::write(&script, "echo from script $1\n").unwrap();
+    let out = h
+        .command(&wrapper)
+        .args([script.to_str().unwrap(), "x"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "from script x\n");
+
+    // The real shell gets the shims first on PATH.
+    let out = h
+        .command(&wrapper)
+        .args(["-c", "echo $PATH"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).starts_with(&h.shims().display().to_string()),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn no_double_asking_under_the_wrapper() {
+    let h = Harness::new(RULES);
+    let child = h
+        .command(shim_exe())
+        .args(["-c", "tool ask touch=once"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&["approvals", "approve", &id.to_string()])
+            .status
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    // The inner `tool` went through its PATH shim too, which did not ask again.
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(h.marker("once"));
+    let audit = h.audit();
+    let approvals = audit.iter().filter(|r| r["approval"].is_object()).count();
+    assert_eq!(approvals, 1, "asked more than once: {audit:#?}");
+    assert!(
+        audit
+            .iter()
+            .any(|r| r["surface"] == "path_shim" && r["token"] == true),
+        "{audit:#?}"
+    );
+
+    // A token is worthless outside the process tree it was issued to.
+    let token_holder = audit.len();
+    let out = h
+        .command("tool")
+        .args(["ask", "touch=replayed"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .env("SAFESHELL_TOKEN", "00000000000000000000000000000000")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "a forged token was accepted");
+    assert!(!h.marker("replayed"));
+    assert!(h.audit().len() > token_holder);
+}
+
+#[test]
+fn redirects_run_the_safer_command() {
+    let h = Harness::new(RULES);
+    let out = h
+        .command("tool")
+        .args(["swap", "touch=original"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(h.marker("redirected"));
+    assert!(!h.marker("original"));
+    assert!(text(&out.stderr).contains("instead of"));
+}
+
+#[test]
+fn bypass_works_for_humans_only_and_is_audited() {
+    let h = Harness::new(
+        "[[rules]]\nname = \"tool-never\"\ncommands = [\"tool\"]\naction = \"deny\"\nwhen = { positional = [\"never\"] }\n",
+    );
+    let out = h
+        .command("tool")
+        .args(["never", "touch=bypassed"])
+        .env("SAFESHELL_BYPASS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(h.marker("bypassed"));
+    let out = h
+        .command("tool")
+        .args(["never", "touch=agent"])
+        .env("SAFESHELL_BYPASS", "1")
+        .env("CLAUDECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("agent"));
+    let audit = h.audit();
+    assert_eq!(
+        audit.iter().filter(|r| r["bypass"] == true).count(),
+        1,
+        "{audit:#?}"
+    );
+}
+
+#[test]
+fn daemon_killed_mid_approval_never_approves() {
+    let mut h = Harness::new(RULES);
+    let child = h
+        .command("tool")
+        .args(["ask", "touch=crash"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    h.wait_for_pending();
+    h.kill_daemon();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("crash"));
+    assert!(
+        text(&out.stderr).contains("It was not run"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A new daemon serves again (the old socket is stale and is replaced).
+    h.start_daemon();
+    let out = h.command("tool").arg("after").output().unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn stopping_the_daemon_denies_pending_approvals() {
+    let h = Harness::new(RULES);
+    let child = h
+        .command("tool")
+        .args(["ask", "touch=shutdown"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    h.wait_for_pending();
+    assert!(h.safeshell(&["daemon", "stop"]).status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("shutdown"));
+    assert!(
+        text(&out.stderr).contains("daemon stopped"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!h.socket().exists(), "socket left behind");
+    assert!(!h.state.join("daemon.pid").exists(), "pid file left behind");
+}
+
+#[test]
+fn stale_socket_is_replaced_and_a_live_one_is_kept() {
+    let h = Harness::without_daemon(RULES);
+    {
+        let _listener = std::os::unix::net::UnixListener::bind(h.socket()).unwrap();
+    } // dropped: the file stays, nobody answers
+    assert!(h.socket().exists());
+    let out = h.safeshell(&["daemon", "start"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(h.log().contains("removed stale socket"), "{}", h.log());
+    // A second daemon refuses to start and leaves the live one alone.
+    let out = h
+        .command(support::safeshell_exe())
+        .args(["daemon", "run"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already running"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(h.safeshell(&["daemon", "status"]).status.success());
+    assert!(h.safeshell(&["daemon", "stop"]).status.success());
+}
+
+#[test]
+fn two_daemons_started_at_once_leave_one_serving() {
+    let h = Harness::without_daemon(RULES);
+    let a = h
+        .command(support::safeshell_exe())
+        .args(["daemon", "run"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let b = h
+        .command(support::safeshell_exe())
+        .args(["daemon", "run"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    h.wait_until_up();
+    std::thread::sleep(Duration::from_millis(200));
+    let (mut a, mut b) = (a, b);
+    let exited: Vec<bool> = [&mut a, &mut b]
+        .iter_mut()
+        .map(|c| c.try_wait().unwrap().is_some())
+        .collect();
+    assert_eq!(
+        exited.iter().filter(|e| **e).count(),
+        1,
+        "exactly one daemon must have exited: {exited:?}"
+    );
+    assert!(
+        h.command("tool")
+            .arg("x")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for c in [&mut a, &mut b] {
+        c.kill().ok();
+        c.wait().ok();
+    }
+}
+
+#[test]
+fn a_broken_rule_file_keeps_the_last_good_rules() {
+    let h = Harness::new(
+        "[[rules]]\nname = \"v1\"\ncommands = [\"tool\"]\naction = \"deny\"\nwhen = { positional = [\"one\"] }\n",
+    );
+    let denied =
+        |arg: &str| h.command("tool").arg(arg).output().unwrap().status.code() == Some(126);
+    assert!(denied("one"));
+    std::fs::write(
+        h.state.join("rules.toml"),
+        "[[rules]]\nname = \"v2\"\ncommands = [\"tool\"\naction = \n",
+    )
+    .unwrap();
+    let wait = || std::thread::sleep(Duration::from_millis(600));
+    wait();
+    assert!(
+        denied("one"),
+        "a broken file must not drop the last good rules"
+    );
+    let status = text(&h.safeshell(&["daemon", "status"]).stdout);
+    assert!(
+        status.contains("RULE ERROR") && status.contains("rules.toml:"),
+        "{status}"
+    );
+    std::fs::write(h.state.join("rules.toml"), "[[rules]]\nname = \"v3\"\ncommands = [\"tool\"]\naction = \"deny\"\nwhen = { positional = [\"three\"] }\n").unwrap();
+    wait();
+    assert!(denied("three"));
+    assert!(!denied("one"));
+    assert!(h.log().contains("reloaded"), "{}", h.log());
+}
+
+#[test]
+fn two_hundred_concurrent_shims_are_all_answered() {
+    let h = Harness::new(RULES);
+    let children: Vec<_> = (0..200)
+        .map(|i| {
+            h.command("tool")
+                .arg(format!("n{i}"))
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "invocation {i} failed");
+        assert!(text(&out.stdout).contains(&format!("tool args: n{i}")));
+    }
+    let status: serde_json::Value =
+        serde_json::from_slice(&h.safeshell(&["daemon", "status", "--json"]).stdout).unwrap();
+    assert!(
+        status["decisions"]["allow"].as_u64().unwrap() >= 200,
+        "{status}"
+    );
+}
+
+#[test]
+fn fail_mode_applies_when_the_daemon_cannot_be_reached() {
+    let h = Harness::without_daemon(RULES);
+    let out = h
+        .command("tool")
+        .args(["x", "touch=unchecked"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(h.marker("unchecked"));
+    assert!(text(&out.stderr).contains("warning: daemon unavailable"));
+    std::fs::write(
+        h.state.join("config.toml"),
+        "on_unavailable = \"deny\"\nextra_shims = [\"tool\"]\n",
+    )
+    .unwrap();
+    let out = h
+        .command("tool")
+        .args(["x", "touch=refused"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("refused"));
+}
+
+#[test]
+fn a_shim_starts_the_daemon_when_needed() {
+    let h = Harness::without_daemon(RULES);
+    let out = h
+        .command("tool")
+        .args(["danger", "touch=autostart"])
+        .env_remove("SAFESHELL_NO_AUTOSTART")
+        .env("SAFESHELL_CONTEXT", "ai")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    assert!(!h.marker("autostart"));
+    assert!(h.safeshell(&["daemon", "status"]).status.success());
+}
+
+#[test]
+fn a_panicking_request_does_not_take_the_daemon_down() {
+    let mut h = Harness::without_daemon(RULES);
+    // Debug builds only: the daemon panics on this exact command.
+    h.start_daemon_with(&[("SAFESHELL_TEST_PANIC_ON", "tool boom")]);
+    let out = h.command("tool").arg("boom").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(126),
+        "no decision must never mean allow"
+    );
+    let out = h.command("tool").arg("fine").output().unwrap();
+    assert!(out.status.success(), "the daemon died: {}", h.log());
+}
+
+#[test]
+fn shell_init_snippet_puts_shims_first() {
+    let h = Harness::new(RULES);
+    let snippet = text(&h.safeshell(&["init", "--shell", "bash"]).stdout);
+    let out = h
+        .command("/bin/bash")
+        .args(["-c", &format!("{snippet}\necho \"$PATH\"")])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        text(&out.stdout).starts_with(&format!("{}:", h.shims().display())),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(h.safeshell(&["init", "--shell", "fish"]).status.success());
+    assert_eq!(
+        h.safeshell(&["init", "--shell", "tcsh"]).status.code(),
+        Some(70)
+    );
+    // Refresh removes stale shims and adds missing ones.
+    std::os::unix::fs::symlink(shim_exe(), h.shims().join("stale-one")).unwrap();
+    std::fs::remove_file(h.shims().join("git")).unwrap();
+    let out = text(&h.safeshell(&["refresh"]).stdout);
+    assert!(out.contains("1 added, 1 removed"), "{out}");
+    assert!(!h.shims().join("stale-one").exists() && h.shims().join("git").exists());
+    assert!(!h.shims().join("safeshell").exists());
+}
+
+#[test]
+fn a_client_of_another_uid_is_refused() {
+    if !nix_is_root() {
+        eprintln!("skipped: needs root to run a client as another uid (setpriv)");
+        return;
+    }
+    let h = Harness::new(RULES);
+    // Open the path to the socket for everyone, so only the peer-credential check stands.
+    use std::os::unix::fs::PermissionsExt;
+    // (Only inside the temporary directory; nothing outside it is changed.)
+    let mut dir = h.socket();
+    while dir.pop() && dir.starts_with(h.tmp.path()) {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(h.socket(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(h.markers(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let as_nobody = |args: &[&std::ffi::OsStr]| {
+        h.command("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let reachable = as_nobody(&["test".as_ref(), "-e".as_ref(), h.socket().as_os_str()])
+        .status
+        .success()
+        && as_nobody(&["test".as_ref(), "-x".as_ref(), shim_exe().as_os_str()])
+            .status
+            .success();
+    if !reachable {
+        eprintln!(
+            "skipped: uid 65534 cannot reach {} (a parent directory outside the test's temporary directory is closed)",
+            h.socket().display()
+        );
+        return;
+    }
+    let out = h
+        .command("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(h.shims().join("tool"))
+        .args(["x", "touch=other-uid"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    assert!(!h.marker("other-uid"));
+    assert!(
+        h.log().contains("refused a connection from uid 65534"),
+        "{}",
+        h.log()
+    );
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
+}

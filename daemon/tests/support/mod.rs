@@ -1,0 +1,252 @@
+//! A real SafeShell installation in a temporary HOME: the daemon as a child process, shims made by
+//! `safeshell init`, and a harmless stand-in program `tool` that records what it was asked to do.
+//! Nothing outside the temporary directory is read or written.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Harness {
+    pub tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub state: PathBuf,
+    pub bin: PathBuf,
+    pub work: PathBuf,
+    daemon: Option<Child>,
+}
+
+pub fn safeshell_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_safeshell"))
+}
+
+pub fn shim_exe() -> PathBuf {
+    let shim = safeshell_exe().with_file_name("safeshell-shim");
+    assert!(
+        shim.is_file(),
+        "{} is missing: `cargo test --workspace` builds it (the shim crate has integration tests); \
+         or run `cargo build -p safeshell-shim`",
+        shim.display()
+    );
+    shim
+}
+
+/// The stand-in program: prints its arguments, pid and parent pid, echoes stdin when asked,
+/// writes to stderr, creates a marker file named by `touch=NAME`, and exits with `exit=N`.
+const TOOL: &str = r#"#!/bin/sh
+echo "tool args: $*"
+echo "tool pid: $$ ppid: $PPID"
+for a in "$@"; do
+  case "$a" in
+    stdin) cat ;;
+    tty) if [ -t 0 ]; then echo "stdin is a tty"; else echo "stdin is not a tty"; fi ;;
+    stderr) echo "tool to stderr" >&2 ;;
+    touch=*) : > "$TOOL_MARKERS/${a#touch=}" ;;
+    exit=*) exit "${a#exit=}" ;;
+    sleep=*) sleep "${a#sleep=}" ;;
+  esac
+done
+exit 0
+"#;
+
+impl Harness {
+    /// A fresh installation: config (short approval timeout, fast reload), optional global
+    /// rules, `safeshell init`, and a running daemon.
+    pub fn new(global_rules: &str) -> Harness {
+        let h = Harness::without_daemon(global_rules);
+        let mut h = h;
+        h.start_daemon();
+        h
+    }
+
+    pub fn without_daemon(global_rules: &str) -> Harness {
+        // Under target/tmp rather than /tmp: the built-in rules treat /tmp specially.
+        let tmp = tempfile::Builder::new()
+            .prefix("ss")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        let home = tmp.path().join("home");
+        let state = home.join(".safeshell");
+        let bin = tmp.path().join("bin");
+        let work = tmp.path().join("work");
+        for d in [&home, &bin, &work, &tmp.path().join("markers")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(
+            state.join("config.toml"),
+            "approval_timeout_secs = 3\nwatch_interval_ms = 100\nextra_shims = [\"tool\"]\n",
+        )
+        .unwrap();
+        std::fs::write(state.join("rules.toml"), global_rules).unwrap();
+        write_executable(&bin.join("tool"), TOOL);
+        let h = Harness {
+            tmp,
+            home,
+            state,
+            bin,
+            work,
+            daemon: None,
+        };
+        let out = h.safeshell(&["init"]);
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        h
+    }
+
+    pub fn markers(&self) -> PathBuf {
+        self.tmp.path().join("markers")
+    }
+
+    pub fn marker(&self, name: &str) -> bool {
+        self.markers().join(name).exists()
+    }
+
+    pub fn shims(&self) -> PathBuf {
+        self.state.join("shims")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.state.join("daemon.sock")
+    }
+
+    pub fn path_var(&self) -> String {
+        format!(
+            "{}:{}:/usr/local/bin:/usr/bin:/bin",
+            self.shims().display(),
+            self.bin.display()
+        )
+    }
+
+    /// A command with a clean environment pointing at this installation.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", self.path_var())
+            .env("TOOL_MARKERS", self.markers())
+            .env("SAFESHELL_NO_AUTOSTART", "1")
+            .current_dir(&self.work)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn safeshell(&self, args: &[&str]) -> Output {
+        self.command(safeshell_exe()).args(args).output().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.state.join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn start_daemon(&mut self) {
+        self.start_daemon_with(&[]);
+    }
+
+    pub fn start_daemon_with(&mut self, env: &[(&str, &str)]) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.state.join("daemon.log"))
+            .unwrap();
+        let child = self
+            .command(safeshell_exe())
+            .args(["daemon", "run"])
+            .envs(env.iter().copied())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.daemon = Some(child);
+        self.wait_until_up();
+    }
+
+    pub fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.safeshell(&["daemon", "status"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the daemon did not come up:\n{}", self.log());
+    }
+
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
+    }
+
+    /// Kills the daemon with SIGKILL (a crash) and reaps it.
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+    }
+
+    /// Pending approvals as (id, command).
+    pub fn pending(&self) -> Vec<(u64, String)> {
+        let out = self.safeshell(&["approvals", "list", "--json"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["id"].as_u64().unwrap(),
+                    v["command"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits for exactly one pending approval and returns its id.
+    pub fn wait_for_pending(&self) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some((id, _)) = self.pending().first() {
+                return *id;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no approval became pending:\n{}", self.log());
+    }
+
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state.join("audit.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            c.kill().ok();
+            c.wait().ok();
+        }
+        // A daemon autostarted by a shim is not our child: stop it through its pid file.
+        if let Ok(pid) = std::fs::read_to_string(self.state.join("daemon.pid")) {
+            if let Ok(pid) = pid.trim().parse::<i32>() {
+                let _ = Command::new("kill")
+                    .arg(pid.to_string())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+pub fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
