@@ -443,7 +443,7 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Request::Check(req) => {
                 daemon
                     .check(req, peer_pid, &mut reader, &mut writer)
-                    .await?
+                    .await?;
             }
         }
     }
@@ -772,7 +772,7 @@ impl Daemon {
             Action::Deny => agent_message = messages::blocked(&text, rule.as_deref(), &reason),
             Action::Redirect => {
                 agent_message =
-                    messages::redirected(&text, redirect.as_deref().unwrap_or(""), &reason)
+                    messages::redirected(&text, redirect.as_deref().unwrap_or(""), &reason);
             }
             Action::RequireApproval => {
                 let id = self.next_approval.fetch_add(1, Ordering::Relaxed);

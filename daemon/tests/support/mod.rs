@@ -230,13 +230,13 @@ impl Drop for Harness {
             c.wait().ok();
         }
         // A daemon autostarted by a shim is not our child: stop it through its pid file.
-        if let Ok(pid) = std::fs::read_to_string(self.state.join("daemon.pid")) {
-            if let Ok(pid) = pid.trim().parse::<i32>() {
-                let _ = Command::new("kill")
-                    .arg(pid.to_string())
-                    .stderr(Stdio::null())
-                    .status();
-            }
+        if let Ok(pid) = std::fs::read_to_string(self.state.join("daemon.pid"))
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            let _ = Command::new("kill")
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .status();
         }
     }
 }
