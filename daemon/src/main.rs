@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod context;
 mod daemon_cmd;
+mod demo;
 mod facts;
 mod init;
 mod messages;
@@ -72,6 +73,10 @@ enum Command {
     },
     /// Regenerate the shims from the rules now in effect (adds new ones, removes stale ones).
     Refresh,
+    /// Show the whole product in a throw-away home: a daemon, shims, and a scripted agent session
+    /// (allowed, denied and approved commands, all harmless stand-ins), with measured overhead.
+    /// Touches nothing of your own set-up.
+    Demo,
     /// Print recent decisions from the audit log (~/.safeshell/audit.jsonl).
     Audit {
         /// How many records.
@@ -257,6 +262,7 @@ fn main() -> ExitCode {
         },
         Command::Init { shell } => init::init(shell.as_deref()),
         Command::Refresh => init::refresh(),
+        Command::Demo => demo::run(),
         Command::Audit { lines, json } => daemon_cmd::audit(lines, json),
     };
     match result {
