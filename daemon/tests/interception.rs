@@ -652,3 +652,35 @@ fn nix_is_root() -> bool {
         .find(|l| l.starts_with("Uid:"))
         .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
 }
+
+#[test]
+fn the_demo_runs_end_to_end_and_cleans_up() {
+    let h = Harness::without_daemon("");
+    let out = h.safeshell(&["demo"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for expected in [
+        "cat .env (PATH shim)",
+        "read-secrets",
+        "remote-script-to-shell",
+        "approved",
+        "shim overhead",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing `{expected}` in:\n{stdout}"
+        );
+    }
+    let root = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Cleaned up "))
+        .unwrap();
+    let root = root.split(". ").next().unwrap();
+    assert!(
+        !std::path::Path::new(root).exists(),
+        "{root} was left behind"
+    );
+    // The user's (here: the test's) own SafeShell state was not touched by the demo.
+    assert!(!h.socket().exists());
+    assert!(h.audit().is_empty());
+}

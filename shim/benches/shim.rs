@@ -1,0 +1,193 @@
+//! Whole-process benchmarks of the shim against a real daemon: `true` run directly, through a
+//! process that only `execve`s it (`env true`, the floor), through the shim (allowed), a denied
+//! command, and an approval resolved at once by a client thread.
+//! Needs the `safeshell` binary built next to the shim (`cargo bench --workspace` does that).
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use divan::Bencher;
+use safeshell_protocol::{
+    self as proto, ApprovalResolution, ApprovalVerdict, ClientKind, Hello, HelloReply, Request,
+    Response,
+};
+
+fn main() {
+    divan::main();
+}
+
+const RULES: &str = r#"
+[[rules]]
+name = "true-no"
+commands = ["true"]
+action = "deny"
+when = { positional = ["no"] }
+
+[[rules]]
+name = "true-ask"
+commands = ["true"]
+action = "require_approval"
+when = { positional = ["ask"] }
+"#;
+
+struct Setup {
+    dir: tempfile::TempDir,
+    daemon: Child,
+    shim_true: PathBuf,
+    real_true: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let shim = PathBuf::from(env!("CARGO_BIN_EXE_safeshell-shim"));
+        let safeshell = shim.with_file_name("safeshell");
+        assert!(
+            safeshell.is_file(),
+            "{} is missing: build it (`cargo build -p safeshell`, or `cargo bench --workspace`)",
+            safeshell.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".safeshell");
+        let shims = state.join("shims");
+        std::fs::create_dir_all(&shims).unwrap();
+        std::fs::write(state.join("rules.toml"), RULES).unwrap();
+        std::os::unix::fs::symlink(&shim, shims.join("true")).unwrap();
+        let daemon = Command::new(&safeshell)
+            .args(["daemon", "run"])
+            .env("HOME", dir.path())
+            .env_remove("SAFESHELL_HOME")
+            .env_remove("SAFESHELL_SOCKET")
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let real_true = ["/usr/bin/true", "/bin/true"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .unwrap();
+        let s = Setup {
+            shim_true: shims.join("true"),
+            dir,
+            daemon,
+            real_true,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while connect(&s.socket()).is_err() {
+            assert!(Instant::now() < deadline, "daemon did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join(".safeshell/daemon.sock")
+    }
+
+    fn run(&self, program: &Path, args: &[&str]) -> std::process::ExitStatus {
+        Command::new(program)
+            .args(args)
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env(
+                "PATH",
+                format!(
+                    "{}:/usr/bin:/bin",
+                    self.dir.path().join(".safeshell/shims").display()
+                ),
+            )
+            .env("SAFESHELL_NO_AUTOSTART", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        self.daemon.kill().ok();
+        self.daemon.wait().ok();
+    }
+}
+
+fn connect(socket: &Path) -> std::io::Result<(UnixStream, Vec<u8>)> {
+    let mut stream = UnixStream::connect(socket)?;
+    let mut buf = Vec::new();
+    proto::write_frame(&mut stream, &Hello::new(ClientKind::Cli, "bench"), &mut buf)
+        .map_err(std::io::Error::other)?;
+    let _: HelloReply = proto::read_message(&mut stream, &mut buf)
+        .map_err(std::io::Error::other)?
+        .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+    Ok((stream, buf))
+}
+
+#[divan::bench(sample_count = 100)]
+fn direct(bencher: Bencher) {
+    let s = Setup::new();
+    bencher.bench_local(|| assert!(s.run(&s.real_true, &[]).success()));
+}
+
+/// The floor: a process that only `execve`s the real program.
+#[divan::bench(sample_count = 100)]
+fn exec_floor(bencher: Bencher) {
+    let s = Setup::new();
+    let env = ["/usr/bin/env", "/bin/env"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap();
+    let real = s.real_true.to_string_lossy().into_owned();
+    bencher.bench_local(|| assert!(s.run(&env, &[&real]).success()));
+}
+
+#[divan::bench(sample_count = 100)]
+fn shim_allowed(bencher: Bencher) {
+    let s = Setup::new();
+    bencher.bench_local(|| assert!(s.run(&s.shim_true, &[]).success()));
+}
+
+#[divan::bench(sample_count = 100)]
+fn shim_denied(bencher: Bencher) {
+    let s = Setup::new();
+    bencher.bench_local(|| assert_eq!(s.run(&s.shim_true, &["no"]).code(), Some(126)));
+}
+
+/// An approval resolved by a client thread as soon as it is listed.
+#[divan::bench(sample_count = 30)]
+fn shim_approval_resolved_at_once(bencher: Bencher) {
+    let s = Setup::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let approver = {
+        let stop = stop.clone();
+        let socket = s.socket();
+        std::thread::spawn(move || {
+            let (mut stream, mut buf) = connect(&socket).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                proto::write_frame(&mut stream, &Request::ListPending, &mut buf).unwrap();
+                let Ok(Some(Response::Pending(list))) = proto::read_message(&mut stream, &mut buf)
+                else {
+                    break;
+                };
+                for p in list {
+                    let r = Request::Resolve(ApprovalResolution {
+                        approval_id: p.approval_id,
+                        verdict: ApprovalVerdict::ApproveOnce,
+                        reason: None,
+                    });
+                    proto::write_frame(&mut stream, &r, &mut buf).unwrap();
+                    let _: Option<Response> = proto::read_message(&mut stream, &mut buf).unwrap();
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        })
+    };
+    bencher.bench_local(|| assert!(s.run(&s.shim_true, &["ask"]).success()));
+    stop.store(true, Ordering::Relaxed);
+    approver.join().unwrap();
+}
