@@ -125,6 +125,32 @@ impl Detector {
                 };
             }
             Some("human") => {
+                // A claim to be human is not believed from inside an agent: an agent could prefix
+                // any command with SAFESHELL_CONTEXT=human.
+                if let Some(marker) = hints
+                    .agent_markers
+                    .iter()
+                    .find(|m| self.markers.iter().any(|k| k == *m))
+                {
+                    return Detected {
+                        context: Context::Ai,
+                        source: format!(
+                            "marker {marker} (SAFESHELL_CONTEXT=human ignored inside an agent)"
+                        ),
+                        agent: Some(marker_agent(marker).to_owned()),
+                        agent_pid: self.agent_ancestor(client_pid).map(|(_, pid)| pid),
+                    };
+                }
+                if let Some((name, pid)) = self.agent_ancestor(client_pid) {
+                    return Detected {
+                        context: Context::Ai,
+                        source: format!(
+                            "ancestor {name} (pid {pid}) (SAFESHELL_CONTEXT=human ignored inside an agent)"
+                        ),
+                        agent: Some(name),
+                        agent_pid: Some(pid),
+                    };
+                }
                 return Detected {
                     context: Context::Human,
                     source: "SAFESHELL_CONTEXT=human".into(),
@@ -244,11 +270,20 @@ mod tests {
         );
         let human = ContextHints {
             safeshell_context: Some("human".into()),
-            agent_markers: vec!["CLAUDECODE".into()],
+            agent_markers: vec![],
         };
         assert_eq!(
             d.detect(&Surface::PathShim, &human, pid).context,
             Context::Human
+        );
+        // An agent cannot declare itself human.
+        let fake = ContextHints {
+            safeshell_context: Some("human".into()),
+            agent_markers: vec!["CLAUDECODE".into()],
+        };
+        assert_eq!(
+            d.detect(&Surface::PathShim, &fake, pid).context,
+            Context::Ai
         );
         let marked = ContextHints {
             safeshell_context: None,

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result, bail};
 use safeshell_protocol::{
     self as proto, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind,
-    CommandSpec, ContextHint, Decision, DecisionEvent, Event, EventKind, Hello, HelloReply,
-    MAX_FRAME_LEN, PROTOCOL_VERSION, PendingApproval, Request, Response, StatusReport, Surface,
+    CommandSpec, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind, Hello,
+    HelloReply, MAX_FRAME_LEN, PROTOCOL_VERSION, PendingApproval, Request, Response, StatusReport,
+    Surface,
 };
 use safeshell_rules::{Action, CommandInput, Context, Facts, segment};
 use serde_json::json;
@@ -643,6 +644,33 @@ impl Daemon {
         covered && context::is_descendant_of(pid, root)
     }
 
+    /// Whether a would-be approver is itself an agent: agent markers or `SAFESHELL_CONTEXT=ai` in
+    /// its environment, or an agent program among its ancestors.
+    fn resolver_is_agent(&self, pid: u32) -> Option<String> {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let vars: Vec<(String, String)> = environ
+            .split(|b| *b == 0)
+            .filter_map(|kv| {
+                let kv = String::from_utf8_lossy(kv);
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            })
+            .collect();
+        // `SAFESHELL_CONTEXT=ai` counts; a claim to be human does not (markers and ancestry decide).
+        let claims_ai = vars
+            .iter()
+            .any(|(k, v)| k == "SAFESHELL_CONTEXT" && v.trim() == "ai");
+        if claims_ai {
+            return Some("SAFESHELL_CONTEXT=ai".into());
+        }
+        let hints = ContextHints {
+            safeshell_context: None,
+            agent_markers: vars.iter().map(|(k, _)| k.clone()).collect(),
+        };
+        let detected = self.detector.detect(&Surface::Cli, &hints, pid);
+        (detected.context == Context::Ai).then_some(detected.source)
+    }
+
     fn resolve(
         &self,
         client: ClientKind,
@@ -655,25 +683,39 @@ impl Daemon {
                 "approvals are only accepted from `safeshell monitor`".into(),
             );
         }
+        // The agent must never approve its own request: refuse a resolver that runs as an agent
+        // (its environment or ancestry says so), or descends from a requesting process or its
+        // agent.
+        let agent_resolver = self.resolver_is_agent(peer_pid);
         let mut pending = lock(&self.pending);
-        // The agent must never approve its own request: refuse a resolver that descends from the
-        // requesting process, its agent, or any process waiting on an approval.
-        let suspicious = pending.values().find(|p| {
-            context::is_descendant_of(peer_pid, p.requester_pid)
-                || p.agent_pid
-                    .is_some_and(|a| context::is_descendant_of(peer_pid, a))
-        });
-        if let Some(p) = suspicious {
-            let id = p.info.approval_id;
+        let inside = pending
+            .values()
+            .find(|p| {
+                context::is_descendant_of(peer_pid, p.requester_pid)
+                    || p.agent_pid
+                        .is_some_and(|a| context::is_descendant_of(peer_pid, a))
+            })
+            .map(|p| p.info.approval_id);
+        if agent_resolver.is_some() || inside.is_some() {
             drop(pending);
+            let why = match (&agent_resolver, inside) {
+                (Some(source), _) => format!("it runs as an agent ({source})"),
+                (None, Some(id)) => format!(
+                    "it runs inside the process tree of the command waiting for approval #{id}"
+                ),
+                (None, None) => unreachable!("checked above"),
+            };
             self.audit(json!({
                 "time_ms": now_ms(), "event": "self_approval_refused", "approval_id": res.approval_id,
-                "resolver_pid": peer_pid, "waiting_approval": id,
+                "resolver_pid": peer_pid, "why": why,
             }));
-            eprintln!(
-                "safeshell daemon: refused an approval decision from pid {peer_pid}: it runs inside the process tree of a requester"
+            eprintln!("safeshell daemon: refused an approval decision from pid {peer_pid}: {why}");
+            return (
+                false,
+                format!(
+                    "refused: {why}; an agent cannot approve its own commands. Approve from a terminal the agent does not control."
+                ),
             );
-            return (false, "refused: this process belongs to the process tree of a command waiting for approval; approve from a separate terminal".into());
         }
         let Some(entry) = pending.remove(&res.approval_id) else {
             return (

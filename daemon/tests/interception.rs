@@ -684,3 +684,63 @@ fn the_demo_runs_end_to_end_and_cleans_up() {
     assert!(!h.socket().exists());
     assert!(h.audit().is_empty());
 }
+
+#[test]
+fn an_agent_cannot_approve_its_own_request_or_claim_to_be_human() {
+    let h = Harness::new(RULES);
+    let child = h
+        .command("tool")
+        .args(["ask", "touch=self-approved"])
+        .env("CLAUDECODE", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = h.wait_for_pending();
+    // The agent (same markers) tries to approve from a sibling process: refused and audited.
+    let out = h
+        .command(support::safeshell_exe())
+        .args(["approvals", "approve", &id.to_string()])
+        .env("CLAUDECODE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("an agent cannot approve its own commands"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Claiming to be human does not help either.
+    let out = h
+        .command(support::safeshell_exe())
+        .args(["approvals", "approve", &id.to_string()])
+        .env("CLAUDECODE", "1")
+        .env("SAFESHELL_CONTEXT", "human")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        h.audit()
+            .iter()
+            .any(|r| r["event"] == "self_approval_refused")
+    );
+    // A person (no agent markers, outside the tree) denies it.
+    assert!(
+        h.safeshell(&["approvals", "deny", &id.to_string()])
+            .status
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("self-approved"));
+
+    // An agent prefixing SAFESHELL_CONTEXT=human still gets agent rules.
+    let out = h
+        .command("tool")
+        .args(["danger", "touch=claimed-human"])
+        .env("CLAUDECODE", "1")
+        .env("SAFESHELL_CONTEXT", "human")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("claimed-human"));
+}
