@@ -14,15 +14,73 @@ pub struct SegmentView<'s> {
     pub text: String,
     /// The working directory the command runs in.
     pub cwd: &'s str,
+    /// The user's home directory.
+    pub home: Option<&'s str>,
+    /// Path forms of each argument, then of each write target, computed on first use.
+    forms: std::cell::OnceCell<Vec<PathForms>>,
+}
+
+/// An argument resolved as a path: absolute, and with the home directory written as `~`.
+#[derive(Debug, Default)]
+struct PathForms {
+    resolved: Option<String>,
+    tilde: Option<String>,
+}
+
+impl PathForms {
+    fn of(arg: &str, cwd: &str, home: Option<&str>) -> PathForms {
+        let resolved = resolve_arg(arg, cwd, home);
+        let tilde = resolved.as_deref().and_then(|r| {
+            let rest = r.strip_prefix(home?)?;
+            (rest.is_empty() || rest.starts_with('/')).then(|| format!("~{rest}"))
+        });
+        PathForms { resolved, tilde }
+    }
 }
 
 impl<'s> SegmentView<'s> {
     /// Prepares a segment for matching.
-    pub fn new(seg: &'s Segment, cwd: &'s str) -> Self {
+    pub fn new(seg: &'s Segment, cwd: &'s str, home: Option<&'s str>) -> Self {
         SegmentView {
             seg,
             text: seg.text(),
             cwd,
+            home,
+            forms: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn forms(&self) -> &[PathForms] {
+        self.forms.get_or_init(|| {
+            self.seg
+                .args
+                .iter()
+                .chain(&self.seg.writes)
+                .map(|a| PathForms::of(a, self.cwd, self.home))
+                .collect()
+        })
+    }
+
+    /// The resolved path of argument `i`.
+    fn resolved(&self, i: usize) -> Option<&str> {
+        self.forms().get(i)?.resolved.as_deref()
+    }
+
+    /// Matches a glob list against argument `i` as typed, resolved, and in `~` form.
+    fn glob_arg(&self, list: &GlobList, i: usize, raw: &str) -> bool {
+        if !list.needs_paths() {
+            return list.is_match_any(&[raw]);
+        }
+        match self.forms().get(i) {
+            Some(PathForms {
+                resolved: Some(r),
+                tilde: Some(t),
+            }) => list.is_match_any(&[raw, r, t]),
+            Some(PathForms {
+                resolved: Some(r),
+                tilde: None,
+            }) => list.is_match_any(&[raw, r]),
+            _ => list.is_match_any(&[raw]),
         }
     }
 
@@ -228,14 +286,14 @@ impl PathPattern {
         Ok(PathPattern { raw })
     }
 
-    fn resolve(&self, home: Option<&str>, cwd: &str) -> Option<String> {
+    fn resolve(&self, home: Option<&str>, cwd: &str) -> Option<std::borrow::Cow<'_, str>> {
         if let Some(rest) = self.raw.strip_prefix('~') {
-            return Some(normalize(&format!("{}{rest}", home?)));
+            return Some(normalize(&format!("{}{rest}", home?)).into());
         }
         if let Some(rest) = self.raw.strip_prefix('.') {
-            return Some(normalize(&format!("{cwd}{rest}")));
+            return Some(normalize(&format!("{cwd}{rest}")).into());
         }
-        Some(self.raw.clone())
+        Some(std::borrow::Cow::Borrowed(&self.raw))
     }
 }
 
@@ -287,22 +345,6 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
     }
 }
 
-/// Calls `f` with the forms of an argument a path glob may be written against: as typed, resolved
-/// to an absolute path, and that path with the home directory written as `~`.
-fn path_forms(arg: &str, cwd: &str, home: Option<&str>, f: impl FnOnce(&[&str]) -> bool) -> bool {
-    let Some(resolved) = resolve_arg(arg, cwd, home) else {
-        return f(&[arg]);
-    };
-    let tilde = home.and_then(|h| {
-        let rest = resolved.strip_prefix(h)?;
-        (rest.is_empty() || rest.starts_with('/')).then(|| format!("~{rest}"))
-    });
-    match &tilde {
-        Some(t) => f(&[arg, &resolved, t]),
-        None => f(&[arg, &resolved]),
-    }
-}
-
 fn is_under(path: &str, base: &str) -> bool {
     base == "/" && path.starts_with('/')
         || path == base
@@ -345,7 +387,7 @@ impl Conditions {
     /// Checks every condition; on failure returns the name of the first that did not hold.
     pub fn check(&self, view: &SegmentView<'_>, facts: &dyn Facts) -> Result<(), &'static str> {
         let seg = view.seg;
-        let home = facts.home();
+        let home = view.home;
         if !self.program.is_empty() && !self.program.is_match_any(&[&seg.program]) {
             return Err("program");
         }
@@ -385,45 +427,35 @@ impl Conditions {
             return Err("args");
         }
         if !self.positional.is_empty()
-            && !view.positionals().any(|(_, a)| {
-                path_forms(a, view.cwd, home, |forms| {
-                    self.positional.is_match_any(forms)
-                })
-            })
+            && !view
+                .positionals()
+                .any(|(i, a)| view.glob_arg(&self.positional, i, a))
         {
             return Err("positional");
         }
         if !self.last_positional.is_empty() || !self.last_path_under.is_empty() {
-            let last = view.positionals().last().map(|(_, a)| a);
+            let last = view.positionals().last();
             if !self.last_positional.is_empty()
-                && !last.is_some_and(|a| {
-                    path_forms(a, view.cwd, home, |forms| {
-                        self.last_positional.is_match_any(forms)
-                    })
-                })
+                && !last.is_some_and(|(i, a)| view.glob_arg(&self.last_positional, i, a))
             {
                 return Err("last_positional");
             }
             if !self.last_path_under.is_empty()
-                && !last
-                    .and_then(|a| resolve_arg(a, view.cwd, home))
-                    .is_some_and(|p| {
-                        self.last_path_under.iter().any(|pat| {
-                            pat.resolve(home, view.cwd)
-                                .is_some_and(|b| is_under(&p, &b))
-                        })
-                    })
+                && !last.and_then(|(i, _)| view.resolved(i)).is_some_and(|p| {
+                    self.last_path_under
+                        .iter()
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
+                })
             {
                 return Err("last_path_under");
             }
         }
         if !self.paths_under.is_empty() {
-            let ok = view.positionals().any(|(_, a)| {
-                resolve_arg(a, view.cwd, home).is_some_and(|p| {
-                    self.paths_under.iter().any(|pat| {
-                        pat.resolve(home, view.cwd)
-                            .is_some_and(|b| is_under(&p, &b))
-                    })
+            let ok = view.positionals().any(|(i, _)| {
+                view.resolved(i).is_some_and(|p| {
+                    self.paths_under
+                        .iter()
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
                 })
             });
             if !ok {
@@ -431,8 +463,8 @@ impl Conditions {
             }
         }
         if !self.paths_equal.is_empty() {
-            let ok = view.positionals().any(|(_, a)| {
-                resolve_arg(a, view.cwd, home).is_some_and(|p| {
+            let ok = view.positionals().any(|(i, _)| {
+                view.resolved(i).is_some_and(|p| {
                     self.paths_equal
                         .iter()
                         .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| p == b))
@@ -444,13 +476,12 @@ impl Conditions {
         }
         if !self.all_paths_under.is_empty() {
             let mut any = false;
-            let all = view.positionals().all(|(_, a)| {
+            let all = view.positionals().all(|(i, _)| {
                 any = true;
-                resolve_arg(a, view.cwd, home).is_some_and(|p| {
-                    self.all_paths_under.iter().any(|pat| {
-                        pat.resolve(home, view.cwd)
-                            .is_some_and(|b| is_under(&p, &b))
-                    })
+                view.resolved(i).is_some_and(|p| {
+                    self.all_paths_under
+                        .iter()
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
                 })
             });
             if !(any && all) {
@@ -458,11 +489,12 @@ impl Conditions {
             }
         }
         if !self.writes_to.is_empty() {
-            let ok = seg.writes.iter().any(|w| {
-                path_forms(w, view.cwd, home, |forms| {
-                    self.writes_to.is_match_any(forms)
-                })
-            });
+            let n = seg.args.len();
+            let ok = seg
+                .writes
+                .iter()
+                .enumerate()
+                .any(|(j, w)| view.glob_arg(&self.writes_to, n + j, w));
             if !ok {
                 return Err("writes_to");
             }

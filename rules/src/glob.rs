@@ -142,6 +142,14 @@ impl GlobList {
         Ok(())
     }
 
+    /// True when some pattern has a `/`, so values must also be tried as resolved paths.
+    pub fn needs_paths(&self) -> bool {
+        self.include
+            .iter()
+            .chain(&self.exclude)
+            .any(|g| !g.basename_only)
+    }
+
     /// True when no pattern was given.
     pub fn is_empty(&self) -> bool {
         self.include.is_empty() && self.exclude.is_empty()

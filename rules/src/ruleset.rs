@@ -404,7 +404,7 @@ impl RuleSet {
         let mut best: Option<(Action, usize, Option<usize>)> = None; // (action, segment, rule)
         let mut buf = Vec::new();
         for (si, seg) in segments.iter().enumerate() {
-            let view = SegmentView::new(seg, cwd);
+            let view = SegmentView::new(seg, cwd, facts.home());
             let mut matches = Vec::new();
             let mut seg_action = Action::Allow;
             let mut seg_best: Option<Option<usize>> = None;
@@ -516,7 +516,7 @@ impl RuleSet {
         segments
             .iter()
             .map(|seg| {
-                let view = SegmentView::new(seg, cwd);
+                let view = SegmentView::new(seg, cwd, facts.home());
                 let mut out = Vec::new();
                 for &ri in self.candidates(&seg.program, &mut buf) {
                     let rule = &self.rules[ri];
@@ -962,7 +962,7 @@ fn check_examples(
             if !rule.applies_to_program(&seg.program) {
                 continue;
             }
-            let view = SegmentView::new(seg, EXAMPLE_CWD);
+            let view = SegmentView::new(seg, EXAMPLE_CWD, facts.home());
             match rule.check(&view, facts) {
                 Ok(()) => {
                     matched_segment = Some(view.text);
