@@ -68,6 +68,11 @@ impl<'s> SegmentView<'s> {
 
     /// Matches a glob list against argument `i` as typed, resolved, and in `~` form.
     fn glob_arg(&self, list: &GlobList, i: usize, raw: &str) -> bool {
+        // An unquoted wildcard argument (`cat .en?`) is expanded by the shell at run time: it
+        // matches when it could expand to one of the list's plain file names.
+        if list.could_expand_to_literal(raw) {
+            return true;
+        }
         if !list.needs_paths() {
             return list.is_match_any(&[raw]);
         }
@@ -192,6 +197,9 @@ fn global_value_options(program: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
+
+/// Programs whose last positional argument is a destination they write, not a file they read.
+const COPY_LIKE: &[&str] = &["cp", "mv", "install", "ln", "rsync", "scp", "rclone"];
 
 /// A flag requirement: any of the alternatives present.
 #[derive(Debug, Clone)]
@@ -355,6 +363,10 @@ fn is_under(path: &str, base: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct Conditions {
     pub(crate) program: GlobList,
+    pub(crate) invoked_as: GlobList,
+    pub(crate) stdin_is_code: Option<bool>,
+    pub(crate) not_flags: Vec<FlagSpec>,
+    pub(crate) reads: GlobList,
     pub(crate) regex: Option<Regex>,
     pub(crate) contains: Vec<String>,
     pub(crate) prefix: Vec<String>,
@@ -391,6 +403,15 @@ impl Conditions {
         if !self.program.is_empty() && !self.program.is_match_any(&[&seg.program]) {
             return Err("program");
         }
+        if !self.invoked_as.is_empty() && !self.invoked_as.is_match_any(&[&seg.invoked_as]) {
+            return Err("invoked_as");
+        }
+        if self
+            .stdin_is_code
+            .is_some_and(|want| want != seg.stdin_code)
+        {
+            return Err("stdin_is_code");
+        }
         if let Some(re) = &self.regex
             && !re.is_match(&view.text)
         {
@@ -421,6 +442,22 @@ impl Conditions {
         for spec in &self.flags {
             if !view.flag_args().any(|f| spec.matches(f)) {
                 return Err("flags");
+            }
+        }
+        for spec in &self.not_flags {
+            if view.flag_args().any(|f| spec.matches(f)) {
+                return Err("not_flags");
+            }
+        }
+        if !self.reads.is_empty() {
+            let positionals: Vec<(usize, &str)> = view.positionals().collect();
+            let read = if COPY_LIKE.contains(&seg.program.as_str()) && positionals.len() > 1 {
+                &positionals[..positionals.len() - 1]
+            } else {
+                &positionals[..]
+            };
+            if !read.iter().any(|&(i, a)| view.glob_arg(&self.reads, i, a)) {
+                return Err("reads");
             }
         }
         if !self.args.is_empty() && !seg.args.iter().any(|a| self.args.is_match_any(&[a])) {
@@ -575,6 +612,10 @@ impl Conditions {
     pub fn is_empty(&self) -> bool {
         self.regex.is_none()
             && self.program.is_empty()
+            && self.invoked_as.is_empty()
+            && self.stdin_is_code.is_none()
+            && self.not_flags.is_empty()
+            && self.reads.is_empty()
             && self.last_positional.is_empty()
             && self.last_path_under.is_empty()
             && self.contains.is_empty()

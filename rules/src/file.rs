@@ -134,6 +134,11 @@ pub struct ConditionsDef {
     /// inside `any`, to give alternatives per program.
     #[serde(default)]
     pub program: Vec<Spanned<String>>,
+    /// Globs; the program as typed (`.venv/bin/pip`) must match one.
+    #[serde(default)]
+    pub invoked_as: Vec<Spanned<String>>,
+    /// Whether the segment is a shell or interpreter running code it reads from a pipe.
+    pub stdin_is_code: Option<bool>,
     /// A regex the segment's command line must match.
     pub regex: Option<Spanned<String>>,
     /// Substrings; the command line must contain one of them.
@@ -148,12 +153,19 @@ pub struct ConditionsDef {
     /// Flags that must all be present; each entry lists alternatives (`"-r|-R|--recursive"`).
     #[serde(default)]
     pub flags: Vec<Spanned<String>>,
+    /// Flags none of which may be present; each entry lists alternatives (`"-S|--staged"`).
+    #[serde(default)]
+    pub not_flags: Vec<Spanned<String>>,
     /// Globs; some argument (flag or not) must match one.
     #[serde(default)]
     pub args: Vec<Spanned<String>>,
     /// Globs; some positional argument must match one.
     #[serde(default)]
     pub positional: Vec<Spanned<String>>,
+    /// Globs; some argument the program reads must match one: the positional arguments, except
+    /// the destination (last) of copy-like programs (`cp`, `mv`, `scp`, `rsync`, `install`, `ln`).
+    #[serde(default)]
+    pub reads: Vec<Spanned<String>>,
     /// Globs; the last positional argument (the destination of `cp`, `mv`…) must match one.
     #[serde(default)]
     pub last_positional: Vec<Spanned<String>>,

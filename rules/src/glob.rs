@@ -130,6 +130,12 @@ impl Glob {
 pub struct GlobList {
     include: Vec<Glob>,
     exclude: Vec<Glob>,
+    /// Include patterns that are plain file names (`.env`, `id_rsa`), for wildcard arguments.
+    literals: Vec<String>,
+}
+
+fn has_meta(s: &str) -> bool {
+    s.contains(['*', '?', '[', '\\'])
 }
 
 impl GlobList {
@@ -137,9 +143,36 @@ impl GlobList {
     pub fn push(&mut self, pattern: &str) -> Result<(), GlobError> {
         match pattern.strip_prefix('!') {
             Some(p) => self.exclude.push(Glob::new(p)?),
-            None => self.include.push(Glob::new(pattern)?),
+            None => {
+                let glob = Glob::new(pattern)?;
+                if glob.basename_only && !has_meta(pattern) {
+                    self.literals.push(pattern.to_owned());
+                }
+                self.include.push(glob);
+            }
         }
         Ok(())
+    }
+
+    /// True when `arg` is a wildcard pattern (with some literal text in its last component, so
+    /// not a bare `*`) that the shell could expand to one of the list's plain file names. A
+    /// leading wildcard does not match a leading dot, as in bash.
+    pub fn could_expand_to_literal(&self, arg: &str) -> bool {
+        if self.literals.is_empty() || !has_meta(arg) {
+            return false;
+        }
+        let base = arg.rsplit('/').next().unwrap_or(arg);
+        if base.chars().all(|c| matches!(c, '*' | '?')) {
+            return false;
+        }
+        let Ok(glob) = Glob::new(base) else {
+            return false;
+        };
+        self.literals.iter().any(|lit| {
+            (!lit.starts_with('.') || base.starts_with('.'))
+                && matches_tokens(&glob.tokens, lit)
+                && !self.exclude.iter().any(|g| g.is_match(lit))
+        })
     }
 
     /// True when some pattern has a `/`, so values must also be tried as resolved paths.
@@ -249,6 +282,16 @@ mod tests {
         assert!(l.is_match_any(&["config/.env.local"]));
         assert!(!l.is_match_any(&[".env.example"]));
         assert!(!l.is_match_any(&["README.md"]));
+        assert!(
+            !l.could_expand_to_literal(".en?"),
+            "only plain names are expanded to"
+        );
+        l.push(".env").unwrap();
+        assert!(l.could_expand_to_literal(".en?"));
+        assert!(l.could_expand_to_literal("config/.e*"));
+        assert!(!l.could_expand_to_literal("*"));
+        assert!(!l.could_expand_to_literal("*.md"));
+        assert!(!l.could_expand_to_literal(".env"));
     }
 
     #[test]

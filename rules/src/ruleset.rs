@@ -647,9 +647,25 @@ impl Ctx<'_> {
             .collect()
     }
 
+    fn flag_specs(&mut self, field: &str, list: &[Spanned<String>]) -> Vec<FlagSpec> {
+        list.iter()
+            .filter_map(|s| match FlagSpec::parse(s.get_ref()) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    self.error(s.span().start, field, e);
+                    None
+                }
+            })
+            .collect()
+    }
+
     fn conditions(&mut self, def: &ConditionsDef) -> Conditions {
         Conditions {
             program: self.globs("program", &def.program),
+            invoked_as: self.globs("invoked_as", &def.invoked_as),
+            stdin_is_code: def.stdin_is_code,
+            not_flags: self.flag_specs("not_flags", &def.not_flags),
+            reads: self.globs("reads", &def.reads),
             last_positional: self.globs("last_positional", &def.last_positional),
             last_path_under: self.paths("last_path_under", &def.last_path_under),
             regex: self.regex("regex", &def.regex),
@@ -669,17 +685,7 @@ impl Ctx<'_> {
                     }
                 })
                 .collect(),
-            flags: def
-                .flags
-                .iter()
-                .filter_map(|s| match FlagSpec::parse(s.get_ref()) {
-                    Ok(f) => Some(f),
-                    Err(e) => {
-                        self.error(s.span().start, "flags", e);
-                        None
-                    }
-                })
-                .collect(),
+            flags: self.flag_specs("flags", &def.flags),
             args: self.globs("args", &def.args),
             positional: self.globs("positional", &def.positional),
             paths_under: self.paths("paths_under", &def.paths_under),

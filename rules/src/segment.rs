@@ -31,6 +31,10 @@ pub struct Segment {
     pub via: Vec<String>,
     /// Set when the segment's effect cannot be known statically; says why.
     pub unverifiable: Option<String>,
+    /// The program as typed (`.venv/bin/pip`, `/bin/rm`, `rm`).
+    pub invoked_as: String,
+    /// True when a shell or interpreter runs code it reads from a pipe (`curl … | sh`).
+    pub stdin_code: bool,
     /// Byte range in the top-level command string, when the segment is directly in it.
     pub span: Option<(usize, usize)>,
     /// How many shell strings deep the segment was found (0 for the command itself).
@@ -295,6 +299,8 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
     let dynamic: Vec<bool> = words[1..].iter().map(|w| w.dynamic).collect();
     let mut seg = Segment {
         program,
+        invoked_as: first.text.clone(),
+        stdin_code: false,
         args,
         dynamic,
         writes: writes.to_vec(),
@@ -344,6 +350,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
         if is_shell(&program)
             && let Some(reason) = script_source_problem(&program, rest, ctx.stdin)
         {
+            seg.stdin_code = reason.ends_with(PIPED);
             seg.unverifiable = Some(reason);
         }
         out.push(seg);
@@ -351,6 +358,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
     }
     if is_interpreter(&program) {
         if let Some(reason) = interpreter_problem(&program, rest, ctx.stdin) {
+            seg.stdin_code = reason.ends_with(PIPED);
             seg.unverifiable = Some(reason);
         }
         out.push(seg);
@@ -475,6 +483,9 @@ fn shell_code_argument<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> 
     None
 }
 
+/// The end of every unverifiable reason for code read from a pipe.
+const PIPED: &str = " piped into it";
+
 /// For a shell without `-c`: does its script come from somewhere we cannot see?
 fn script_source_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option<String> {
     let script = rest
@@ -490,7 +501,7 @@ fn script_source_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Opti
                 || w.text.starts_with("/proc/self/fd") =>
         {
             if stdin == StdinKind::Pipe {
-                Some(format!("`{program}` runs a script piped into it"))
+                Some(format!("`{program}` runs a script{PIPED}"))
             } else {
                 None
             }
@@ -499,9 +510,7 @@ fn script_source_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Opti
             "`{program}` runs a script whose path is computed at run time"
         )),
         Some(_) => None,
-        None => {
-            (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs a script piped into it"))
-        }
+        None => (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs a script{PIPED}")),
     }
 }
 
@@ -523,8 +532,7 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
             return None;
         }
         if a == "-" {
-            return (stdin == StdinKind::Pipe)
-                .then(|| format!("`{program}` runs code piped into it"));
+            return (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code{PIPED}"));
         }
         if a.starts_with('-') {
             i += 1;
@@ -537,7 +545,7 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
         }
         return None;
     }
-    (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code piped into it"))
+    (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code{PIPED}"))
 }
 
 /// How a wrapper finds the command it runs.

@@ -403,7 +403,7 @@ impl<'a> Parser<'a> {
                 if self.peek() == Some(')') {
                     self.bump();
                 }
-                self.parse_trailing_redirects(None);
+                self.parse_trailing_redirects(first_new);
             }
             _ => {
                 if let Some(kw) = self.peek_keyword() {
@@ -414,7 +414,7 @@ impl<'a> Parser<'a> {
                             if self.peek() == Some('}') {
                                 self.bump();
                             }
-                            self.parse_trailing_redirects(None);
+                            self.parse_trailing_redirects(first_new);
                             self.attach_upstream(first_new, upstream);
                             return;
                         }
@@ -630,7 +630,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Redirections after a compound command: their targets are only words.
-    fn parse_trailing_redirects(&mut self, mut into: Option<&mut SimpleCommand>) {
+    fn parse_trailing_redirects(&mut self, first: usize) {
         loop {
             self.skip_blanks();
             let Some(op) = self.redirect_operator() else {
@@ -639,10 +639,13 @@ impl<'a> Parser<'a> {
             self.pos += op.len();
             self.skip_blanks();
             let target = self.read_word();
-            if let Some(cmd) = into.as_deref_mut()
-                && op.contains('>')
-            {
-                cmd.writes.push(target);
+            let op = op.trim_start_matches(|c: char| c.is_ascii_digit());
+            let dup = op == ">&" && target.text.chars().all(|c| c.is_ascii_digit() || c == '-');
+            if op.contains('>') && !dup {
+                // The group's output goes there: every command in it writes to the target.
+                for cmd in &mut self.out[first..] {
+                    cmd.writes.push(target.clone());
+                }
             }
         }
     }
@@ -1259,6 +1262,14 @@ mod tests {
             matches!(&p.commands[0].stdin, Stdin::HereDoc { body, expand: false } if body == "rm -rf /\n")
         );
         assert_eq!(programs("cat <<EOF\n$(rm x)\nEOF"), ["cat", "rm x"]);
+    }
+
+    #[test]
+    fn redirects_after_groups_apply_to_the_group() {
+        let p = parse("{ echo a; echo b; } > /etc/app.conf 2>&1; (cat x) >> out");
+        assert_eq!(p.commands[0].writes[0].text, "/etc/app.conf");
+        assert_eq!(p.commands[1].writes.len(), 1);
+        assert_eq!(p.commands[2].writes[0].text, "out");
     }
 
     #[test]
