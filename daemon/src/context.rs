@@ -36,16 +36,27 @@ pub struct ProcInfo {
     pub argv_names: Vec<String>,
 }
 
-/// Reads a process's parent, start time and names from `/proc`.
-pub fn proc_info(pid: u32) -> Option<ProcInfo> {
+/// Reads `/proc/<pid>/stat`: (comm, parent pid, start time).
+fn read_stat(pid: u32) -> Option<(String, u32, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so split at the last `)`.
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let comm = stat[open + 1..close].to_owned();
-    let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-    let ppid = fields.get(1)?.parse().ok()?;
-    let start_time = fields.get(19)?.parse().ok()?;
+    let mut fields = stat.get(close + 2..)?.split(' ');
+    let ppid = fields.nth(1)?.parse().ok()?;
+    let start_time = fields.nth(17)?.parse().ok()?;
+    Some((comm, ppid, start_time))
+}
+
+/// A process's parent pid and start time (one small read).
+pub fn parent_and_start(pid: u32) -> Option<(u32, u64)> {
+    read_stat(pid).map(|(_, ppid, start)| (ppid, start))
+}
+
+/// Reads a process's parent, start time and names from `/proc`.
+pub fn proc_info(pid: u32) -> Option<ProcInfo> {
+    let (comm, ppid, start_time) = read_stat(pid)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let argv_names = cmdline
         .split(|b| *b == 0)
@@ -74,8 +85,8 @@ pub fn is_descendant_of(pid: u32, ancestor: u32) -> bool {
         if current <= 1 {
             return false;
         }
-        match proc_info(current) {
-            Some(info) => current = info.ppid,
+        match parent_and_start(current) {
+            Some((ppid, _)) => current = ppid,
             None => return false,
         }
     }
@@ -195,9 +206,8 @@ impl Detector {
 
     /// The nearest ancestor of `pid` (excluding itself) whose name is an agent program.
     pub fn agent_ancestor(&self, pid: u32) -> Option<(String, u32)> {
-        let me = proc_info(pid)?;
-        let parent = me.ppid;
-        let parent_start = proc_info(parent).map_or(0, |p| p.start_time);
+        let (parent, _) = parent_and_start(pid)?;
+        let parent_start = parent_and_start(parent).map_or(0, |(_, start)| start);
         let key = (parent, parent_start);
         if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
             return hit.clone();

@@ -67,12 +67,16 @@ impl RulesCache {
             good: None,
             error: None,
         };
+        let mut validated = None;
         if let Some(path) = &global_path {
             global.stamp = stamp(path);
             if global.stamp.is_some() {
                 match paths::read_source(SourceKind::Global, path) {
                     Ok(src) => match RuleSet::load(&[Source::builtin(), src.clone()]) {
-                        Ok(_) => global.good = Some(src),
+                        Ok(set) => {
+                            global.good = Some(src);
+                            validated = Some(set);
+                        }
                         Err(e) => global.error = Some(e.to_string()),
                     },
                     Err(e) => global.error = Some(format!("{e:#}")),
@@ -85,7 +89,8 @@ impl RulesCache {
                 }
             }
         }
-        let base = compile(&global, None);
+        // The set validated above is the base; compile only when there was none.
+        let base = validated.unwrap_or_else(|| compile(&global, None));
         let cache = RulesCache {
             inner: Mutex::new(Inner {
                 global_path,
@@ -118,8 +123,8 @@ impl RulesCache {
         }
         // First sight of this repository file: compile it now.
         let mut inner = lock(&self.inner);
-        let state = load_repo_state(&repo_file, &inner.global);
-        let set = Arc::new(compile(&inner.global, state.good.as_ref()));
+        let (state, validated) = load_repo_state(&repo_file, &inner.global);
+        let set = Arc::new(validated.unwrap_or_else(|| compile(&inner.global, None)));
         inner.repos.insert(repo_file.clone(), state);
         drop(inner);
         self.per_repo
@@ -187,7 +192,7 @@ impl RulesCache {
         let mut changed_repos = Vec::new();
         for (path, state) in repos.iter_mut() {
             if stamp(path) != state.stamp || global_changed {
-                let fresh = load_repo_state(path, global);
+                let (fresh, _) = load_repo_state(path, global);
                 let file_changed = fresh.stamp != state.stamp;
                 state.stamp = fresh.stamp;
                 if fresh.good.is_some() || fresh.stamp.is_none() {
@@ -260,14 +265,17 @@ pub struct Refresh {
     pub errors: Vec<FileError>,
 }
 
-fn load_repo_state(path: &Path, global: &FileState) -> FileState {
+/// Reads and compiles a repository file on top of the global one; the compiled set comes back
+/// too when it is good, so it need not be compiled twice.
+fn load_repo_state(path: &Path, global: &FileState) -> (FileState, Option<RuleSet>) {
     let mut state = FileState {
         stamp: stamp(path),
         good: None,
         error: None,
     };
+    let mut validated = None;
     if state.stamp.is_none() {
-        return state;
+        return (state, None);
     }
     match paths::read_source(SourceKind::Repo, path) {
         Ok(src) => {
@@ -275,13 +283,16 @@ fn load_repo_state(path: &Path, global: &FileState) -> FileState {
             sources.extend(global.good.clone());
             sources.push(src.clone());
             match RuleSet::load(&sources) {
-                Ok(_) => state.good = Some(src),
+                Ok(set) => {
+                    state.good = Some(src);
+                    validated = Some(set);
+                }
                 Err(e) => state.error = Some(e.to_string()),
             }
         }
         Err(e) => state.error = Some(format!("{e:#}")),
     }
-    state
+    (state, validated)
 }
 
 fn compile(global: &FileState, repo: Option<&Source>) -> RuleSet {

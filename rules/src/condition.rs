@@ -1,7 +1,5 @@
 //! Compiled rule conditions and how they are checked against a segment.
 
-use regex::Regex;
-
 use crate::facts::Facts;
 use crate::glob::GlobList;
 use crate::segment::Segment;
@@ -198,6 +196,42 @@ fn global_value_options(program: &str) -> &'static [&'static str] {
     }
 }
 
+/// A regex compiled on first use: rule files may hold many regexes that never meet a candidate
+/// command, and compiling them all would dominate start-up. The pattern is parsed (validated)
+/// when the rule loads.
+#[derive(Debug)]
+pub struct LazyRegex {
+    pattern: String,
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl LazyRegex {
+    /// Validates a pattern; the error says what is wrong.
+    pub fn new(pattern: &str) -> Result<LazyRegex, String> {
+        regex_syntax::Parser::new().parse(pattern).map_err(|e| {
+            e.to_string()
+                .lines()
+                .last()
+                .unwrap_or("invalid regex")
+                .trim()
+                .to_owned()
+        })?;
+        Ok(LazyRegex {
+            pattern: pattern.to_owned(),
+            compiled: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Whether `text` matches. A pattern that parsed but cannot be compiled (over the size
+    /// limit) counts as matching: a rule must fail closed, never silently stop applying.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.compiled
+            .get_or_init(|| regex::Regex::new(&self.pattern).ok())
+            .as_ref()
+            .is_none_or(|re| re.is_match(text))
+    }
+}
+
 /// Programs whose last positional argument is a destination they write, not a file they read.
 const COPY_LIKE: &[&str] = &["cp", "mv", "install", "ln", "rsync", "scp", "rclone"];
 
@@ -367,7 +401,7 @@ pub struct Conditions {
     pub(crate) stdin_is_code: Option<bool>,
     pub(crate) not_flags: Vec<FlagSpec>,
     pub(crate) reads: GlobList,
-    pub(crate) regex: Option<Regex>,
+    pub(crate) regex: Option<LazyRegex>,
     pub(crate) contains: Vec<String>,
     pub(crate) prefix: Vec<String>,
     pub(crate) subcommand: Vec<Vec<String>>,
@@ -385,9 +419,9 @@ pub struct Conditions {
     pub(crate) calls_own_function: Option<bool>,
     pub(crate) wrapped: Option<bool>,
     pub(crate) git_branch: Vec<String>,
-    pub(crate) git_branch_regex: Option<Regex>,
+    pub(crate) git_branch_regex: Option<LazyRegex>,
     pub(crate) in_git_repo: Option<bool>,
-    pub(crate) cwd_regex: Option<Regex>,
+    pub(crate) cwd_regex: Option<LazyRegex>,
     pub(crate) cwd_under: Vec<PathPattern>,
     pub(crate) file_exists: Vec<String>,
     pub(crate) env: Vec<(String, String)>,

@@ -3,10 +3,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use regex::Regex;
 use toml::Spanned;
 
-use crate::condition::{Conditions, FlagSpec, PathPattern, SegmentView};
+use crate::condition::{Conditions, FlagSpec, LazyRegex, PathPattern, SegmentView};
 use crate::facts::{EXAMPLE_CWD, Facts, StaticFacts};
 use crate::file::{ActionDef, ApprovalScopeDef, ConditionsDef, ContextDef, RuleFile};
 use crate::glob::{Glob, GlobList};
@@ -603,18 +602,11 @@ impl Ctx<'_> {
         });
     }
 
-    fn regex(&mut self, field: &str, s: &Option<Spanned<String>>) -> Option<Regex> {
+    fn regex(&mut self, field: &str, s: &Option<Spanned<String>>) -> Option<LazyRegex> {
         let s = s.as_ref()?;
-        match Regex::new(s.get_ref()) {
+        match LazyRegex::new(s.get_ref()) {
             Ok(re) => Some(re),
-            Err(e) => {
-                let msg = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or("invalid regex")
-                    .trim()
-                    .to_owned();
+            Err(msg) => {
                 self.error(
                     s.span().start,
                     field,
