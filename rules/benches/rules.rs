@@ -21,6 +21,18 @@ const LONG: &str = "set -e; cd \"$(git rev-parse --show-toplevel)\" && for f in 
 
 const CWD: &str = "/home/user/project";
 
+/// A benchmark input: a short label (shown by divan) and the command.
+#[derive(Clone, Copy)]
+struct Cmd(&'static str, &'static str);
+
+impl std::fmt::Display for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+const PARSE_CASES: &[Cmd] = &[Cmd("typical", TYPICAL), Cmd("long_compound", LONG)];
+
 fn facts() -> StaticFacts {
     StaticFacts {
         git_branch: Some("feature/x".into()),
@@ -31,37 +43,40 @@ fn facts() -> StaticFacts {
 mod parse {
     use super::*;
 
-    #[divan::bench(args = [TYPICAL, LONG])]
-    fn shell_parse(command: &str) -> shell::Parsed {
-        shell::parse(black_box(command))
+    #[divan::bench(args = PARSE_CASES)]
+    fn shell_parse(cmd: Cmd) -> shell::Parsed {
+        shell::parse(black_box(cmd.1))
     }
 
-    #[divan::bench(args = [TYPICAL, LONG])]
-    fn segments(command: &str) -> Vec<segment::Segment> {
-        segment::segments_of_string(black_box(command))
+    #[divan::bench(args = PARSE_CASES)]
+    fn segments(cmd: Cmd) -> Vec<segment::Segment> {
+        segment::segments_of_string(black_box(cmd.1))
     }
 }
 
 mod builtin {
     use super::*;
 
-    /// (label, command): the first built-in rule matches, a rule in the middle, nothing matches,
+    /// The first built-in rule matches, a rule in the middle, nothing matches (two commands),
     /// a long compound command.
-    const CASES: &[&str] = &[
-        "rm -rf /",
-        "git push --force origin main",
-        "cargo build --release",
-        "ls -la",
-        LONG,
+    const CASES: &[Cmd] = &[
+        Cmd("first_rule:rm_-rf_/", "rm -rf /"),
+        Cmd(
+            "middle_rule:git_push_--force",
+            "git push --force origin main",
+        ),
+        Cmd("no_match:cargo_build", "cargo build --release"),
+        Cmd("no_match:ls_-la", "ls -la"),
+        Cmd("long_compound", LONG),
     ];
 
     #[divan::bench(args = CASES)]
-    fn evaluate(bencher: Bencher, command: &str) {
+    fn evaluate(bencher: Bencher, cmd: Cmd) {
         let rules = RuleSet::builtin();
         let facts = facts();
         bencher.bench_local(|| {
             rules.evaluate(
-                CommandInput::Shell(black_box(command)),
+                CommandInput::Shell(black_box(cmd.1)),
                 Context::Ai,
                 CWD,
                 &facts,
