@@ -36,6 +36,8 @@ pub struct Config {
     pub audit_max_bytes: u64,
     /// Rotated audit logs kept (audit.jsonl.1 … .N).
     pub audit_keep: u32,
+    /// Seconds an "approve / deny for the session" decision is remembered.
+    pub session_approval_secs: u64,
     /// Seconds a no-double-ask token stays valid.
     pub token_ttl_secs: u64,
     /// Environment variable names that mark an agent.
@@ -66,6 +68,7 @@ impl Default for Config {
             approval_timeout_secs: 300,
             audit_max_bytes: 10 * 1024 * 1024,
             audit_keep: 3,
+            session_approval_secs: 300,
             token_ttl_secs: 600,
             agent_env_markers: DEFAULT_AGENT_MARKERS
                 .iter()
@@ -142,6 +145,10 @@ pub fn template() -> String {
 # The audit log (audit.jsonl) is rotated past this size; this many old logs are kept.
 # audit_max_bytes = 10485760
 # audit_keep = 3
+
+# Seconds a person's "approve / deny for the session" decision is remembered (same command, same
+# repository, same agent session). Rules marked approval_scope = "once" are never remembered.
+# session_approval_secs = 300
 
 # Seconds a no-double-ask token (handed to the commands a decision allowed) stays valid.
 # token_ttl_secs = 600

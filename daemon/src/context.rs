@@ -49,6 +49,13 @@ fn read_stat(pid: u32) -> Option<(String, u32, u64)> {
     Some((comm, ppid, start_time))
 }
 
+/// The session id of a process (`/proc/<pid>/stat` field 6).
+pub fn session_id(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.rfind(')')?;
+    stat.get(close + 2..)?.split(' ').nth(3)?.parse().ok()
+}
+
 /// A process's parent pid and start time (one small read).
 pub fn parent_and_start(pid: u32) -> Option<(u32, u64)> {
     read_stat(pid).map(|(_, ppid, start)| (ppid, start))

@@ -129,18 +129,25 @@ pub(crate) enum ApprovalsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a pending command once.
+    /// Approve a pending command (once, or with --session for the same command, repository and
+    /// agent session for `session_approval_secs`).
     Approve {
         /// The approval id (from `list`).
         id: u64,
+        /// Remember the approval for the session (not for rules marked approval_scope = "once").
+        #[arg(long)]
+        session: bool,
     },
-    /// Deny a pending command.
+    /// Deny a pending command (once, or with --session to refuse it again without asking).
     Deny {
         /// The approval id (from `list`).
         id: u64,
         /// Why; shown to the agent.
         #[arg(long)]
         reason: Option<String>,
+        /// Remember the denial for the session.
+        #[arg(long)]
+        session: bool,
     },
 }
 
@@ -253,11 +260,17 @@ fn main() -> ExitCode {
         },
         Command::Approvals(cmd) => match cmd {
             ApprovalsCommand::List { json } => daemon_cmd::list_pending(json),
-            ApprovalsCommand::Approve { id } => {
-                daemon_cmd::resolve(id, safeshell_protocol::ApprovalVerdict::ApproveOnce, None)
+            ApprovalsCommand::Approve { id, session } => {
+                use safeshell_protocol::ApprovalVerdict::{ApproveOnce, ApproveSession};
+                daemon_cmd::resolve(id, if session { ApproveSession } else { ApproveOnce }, None)
             }
-            ApprovalsCommand::Deny { id, reason } => {
-                daemon_cmd::resolve(id, safeshell_protocol::ApprovalVerdict::Deny, reason)
+            ApprovalsCommand::Deny {
+                id,
+                reason,
+                session,
+            } => {
+                use safeshell_protocol::ApprovalVerdict::{Deny, DenySession};
+                daemon_cmd::resolve(id, if session { DenySession } else { Deny }, reason)
             }
         },
         Command::Init { shell } => init::init(shell.as_deref()),

@@ -77,6 +77,45 @@ struct PendingEntry {
     agent_pid: Option<u32>,
 }
 
+/// What a "for the session" decision covers: the same command (normalised argv of every
+/// segment), in the same repository, for the same agent session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SessionKey {
+    commands: Vec<String>,
+    repo: String,
+    agent_session: String,
+}
+
+#[derive(Debug, Clone)]
+enum SessionVerdict {
+    Allow,
+    Deny(Option<String>),
+}
+
+/// The repository a directory belongs to (its top directory), or the directory itself.
+fn repository_of(cwd: &Path) -> String {
+    match find_git_dir(cwd) {
+        Some(git) if git.file_name().is_some_and(|n| n == ".git") => {
+            git.parent().unwrap_or(cwd).display().to_string()
+        }
+        Some(git) => git.display().to_string(),
+        None => cwd.display().to_string(),
+    }
+}
+
+/// The agent session a request belongs to: the agent process when known, else the client's
+/// terminal session.
+fn agent_session(detected: &Detected, pid: u32) -> String {
+    match (detected.agent_pid, &detected.agent) {
+        (Some(apid), Some(name)) => format!("this {name} session (pid {apid})"),
+        (Some(apid), None) => format!("the agent session of pid {apid}"),
+        _ => match context::session_id(pid) {
+            Some(sid) => format!("the terminal session {sid}"),
+            None => format!("process {pid}"),
+        },
+    }
+}
+
 struct TokenEntry {
     root_pid: u32,
     expires: Instant,
@@ -96,6 +135,7 @@ pub struct Daemon {
     pending: Mutex<BTreeMap<u64, PendingEntry>>,
     next_approval: AtomicU64,
     tokens: Mutex<HashMap<String, TokenEntry>>,
+    sessions: Mutex<Vec<(SessionKey, SessionVerdict, Instant)>>,
     shutdown: watch::Receiver<bool>,
     /// Debug builds only: a command that makes the handler panic, to test isolation.
     panic_trigger: Option<String>,
@@ -186,6 +226,7 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
         pending: Mutex::new(BTreeMap::new()),
         next_approval: AtomicU64::new(1),
         tokens: Mutex::new(HashMap::new()),
+        sessions: Mutex::new(Vec::new()),
         shutdown: shutdown_rx,
         panic_trigger: if cfg!(debug_assertions) {
             std::env::var("SAFESHELL_TEST_PANIC_ON").ok()
@@ -646,6 +687,22 @@ impl Daemon {
 
     /// Whether a would-be approver is itself an agent: agent markers or `SAFESHELL_CONTEXT=ai` in
     /// its environment, or an agent program among its ancestors.
+    fn session_decision(&self, key: &SessionKey) -> Option<SessionVerdict> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.sessions);
+        sessions.retain(|(_, _, expires)| *expires > now);
+        sessions
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, _)| v.clone())
+    }
+
+    fn remember(&self, key: SessionKey, verdict: SessionVerdict) {
+        let expires = Instant::now() + Duration::from_secs(self.config.session_approval_secs);
+        lock(&self.sessions).push((key, verdict, expires));
+    }
+
     fn resolver_is_agent(&self, pid: u32) -> Option<String> {
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
         let vars: Vec<(String, String)> = environ
@@ -773,7 +830,8 @@ impl Daemon {
             .token
             .as_deref()
             .is_some_and(|t| self.token_covers(t, client_pid, &req.command));
-        let (mut action, rule, reason, segment_text, redirect) = if covered {
+        let mut once = false;
+        let (mut action, rule, mut reason, segment_text, redirect) = if covered {
             (
                 Action::Allow,
                 None,
@@ -798,13 +856,47 @@ impl Daemon {
             };
             let e = rules.evaluate(input, detected.context, &req.cwd, &facts);
             let seg = e.segment.map(|i| e.segments[i].text.clone());
+            once = e.approval_scope == safeshell_rules::ApprovalScope::Once;
             (e.action, e.rule, e.reason, seg, e.redirect)
         };
+
+        // A person's earlier "for the session" decision on this exact command answers it now.
+        let session = SessionKey {
+            commands: segment_keys(&req.command),
+            repo: repository_of(&cwd),
+            agent_session: agent_session(&detected, client_pid),
+        };
+        let mut remembered = None;
+        if action == Action::RequireApproval {
+            remembered = self.session_decision(&session);
+            match &remembered {
+                Some(SessionVerdict::Allow) if !once => {
+                    action = Action::Allow;
+                    reason = format!("approved earlier for this session by the user ({reason})");
+                }
+                Some(SessionVerdict::Deny(_)) => {
+                    action = Action::Deny;
+                    reason = format!("denied earlier for this session by the user ({reason})");
+                }
+                _ => remembered = None,
+            }
+        }
 
         let mut approval: Option<(u64, ApprovalOutcome)> = None;
         let agent_message;
         let mut token = None;
         match action {
+            Action::Allow if remembered.is_some() => {
+                agent_message = messages::approved(&text);
+                token = self.issue_token(client_pid, &req.command);
+            }
+            Action::Deny if remembered.is_some() => {
+                let why = match &remembered {
+                    Some(SessionVerdict::Deny(why)) => why.clone(),
+                    _ => None,
+                };
+                agent_message = messages::denied_by_user(&text, why.as_deref());
+            }
             Action::Allow => {
                 agent_message = String::new();
                 if !matches!(req.surface, Surface::PathShim) {
@@ -837,6 +929,13 @@ impl Daemon {
                     context: hint(detected.context),
                     created_ms: created,
                     deadline_ms: created + timeout * 1000,
+                    session_allowed: !once,
+                    session_scope: format!(
+                        "the same command (`{text}`), in {}, for {}, for {} minutes",
+                        session.repo,
+                        session.agent_session,
+                        self.config.session_approval_secs.div_ceil(60)
+                    ),
                 };
                 let (tx, rx) = oneshot::channel();
                 lock(&self.pending).insert(
@@ -877,8 +976,19 @@ impl Daemon {
                 let mut probe = [0u8; 1];
                 let outcome = tokio::select! {
                     v = rx => match v {
-                        Ok((ApprovalVerdict::ApproveOnce | ApprovalVerdict::ApproveSession, _)) => ApprovalOutcome::Approved { by_session: false },
-                        Ok((ApprovalVerdict::Deny | ApprovalVerdict::DenySession, reason)) => ApprovalOutcome::Denied { reason },
+                        Ok((ApprovalVerdict::ApproveOnce, _)) => ApprovalOutcome::Approved { by_session: false },
+                        Ok((ApprovalVerdict::ApproveSession, _)) => {
+                            // A rule marked `approval_scope = "once"` is never remembered.
+                            if !once {
+                                self.remember(session.clone(), SessionVerdict::Allow);
+                            }
+                            ApprovalOutcome::Approved { by_session: !once }
+                        }
+                        Ok((ApprovalVerdict::Deny, reason)) => ApprovalOutcome::Denied { reason },
+                        Ok((ApprovalVerdict::DenySession, reason)) => {
+                            self.remember(session.clone(), SessionVerdict::Deny(reason.clone()));
+                            ApprovalOutcome::Denied { reason }
+                        }
                         Err(_) => ApprovalOutcome::DaemonShutdown,
                     },
                     _ = tokio::time::sleep(Duration::from_secs(timeout)) => ApprovalOutcome::TimedOut,
@@ -915,6 +1025,7 @@ impl Daemon {
 
         let counter = match (action, &approval) {
             (_, Some(_)) => &self.stats.approval,
+            _ if remembered.is_some() => &self.stats.approval,
             (Action::Allow, _) => &self.stats.allow,
             (Action::Deny, _) => &self.stats.deny,
             (Action::Redirect, _) => &self.stats.redirect,
@@ -945,7 +1056,8 @@ impl Daemon {
             "decision": action.as_str(),
             "rule": rule,
             "reason": reason,
-            "approval": approval.as_ref().map(|(id, o)| json!({"id": id, "outcome": outcome_name(o)})),
+            "approval": approval.as_ref().map(|(id, o)| json!({"id": id, "outcome": outcome_name(o)}))
+                .or_else(|| remembered.as_ref().map(|_| json!({"outcome": "remembered_for_session"}))),
             "bypass": bypass && detected.context == Context::Human,
             "token": covered,
             "latency_us": latency_us,

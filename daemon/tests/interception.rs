@@ -744,3 +744,87 @@ fn an_agent_cannot_approve_its_own_request_or_claim_to_be_human() {
     assert_eq!(out.status.code(), Some(126));
     assert!(!h.marker("claimed-human"));
 }
+
+#[test]
+fn session_approvals_cover_exactly_the_same_command() {
+    let h = Harness::new(&format!(
+        "{RULES}\n[[rules]]\nname = \"tool-once\"\ncommands = [\"tool\"]\naction = \"require_approval\"\napproval_scope = \"once\"\nwhen = {{ positional = [\"once\"] }}\n"
+    ));
+    let ask = |args: &[&str]| {
+        h.command("tool")
+            .args(args)
+            .env("SAFESHELL_CONTEXT", "ai")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Approve for the session: the same command later runs without asking.
+    let child = ask(&["ask", "touch=s1"]);
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&["approvals", "approve", "--session", &id.to_string()])
+            .status
+            .success()
+    );
+    assert!(child.wait_with_output().unwrap().status.success());
+    let out = h
+        .command("tool")
+        .args(["ask", "touch=s1"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("approved"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A different command (other arguments) still asks.
+    let child = ask(&["ask", "touch=s2"]);
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&[
+            "approvals",
+            "deny",
+            "--session",
+            "--reason",
+            "no",
+            &id.to_string()
+        ])
+        .status
+        .success()
+    );
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(126));
+    // ... and a session denial refuses it again without asking.
+    let out = h
+        .command("tool")
+        .args(["ask", "touch=s2"])
+        .env("SAFESHELL_CONTEXT", "ai")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(
+        text(&out.stderr).contains("the user denied"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!h.marker("s2"));
+    // A rule marked approval_scope = "once" is never remembered.
+    let child = ask(&["once", "touch=o1"]);
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&["approvals", "approve", "--session", &id.to_string()])
+            .status
+            .success()
+    );
+    assert!(child.wait_with_output().unwrap().status.success());
+    let child = ask(&["once", "touch=o1"]);
+    let id2 = h.wait_for_pending();
+    assert_ne!(id, id2, "a once-only rule was remembered");
+    assert!(
+        h.safeshell(&["approvals", "deny", &id2.to_string()])
+            .status
+            .success()
+    );
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(126));
+}

@@ -429,6 +429,11 @@ pub struct PendingApproval {
     pub created_ms: u64,
     /// When it times out, in milliseconds since the Unix epoch.
     pub deadline_ms: u64,
+    /// Whether "approve / deny for the session" may be offered (false for rules marked
+    /// `approval_scope = "once"`).
+    pub session_allowed: bool,
+    /// Exactly what a session decision would cover, in words, shown before it is chosen.
+    pub session_scope: String,
 }
 
 /// The daemon's health and counters, for `safeshell status`.

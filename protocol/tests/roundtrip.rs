@@ -79,6 +79,8 @@ fn pending() -> PendingApproval {
         context: ContextHint::Ai,
         created_ms: 1_700_000_000_000,
         deadline_ms: 1_700_000_060_000,
+        session_allowed: true,
+        session_scope: "same command, same repository, same agent session, 5 minutes".into(),
     }
 }
 

@@ -126,6 +126,24 @@ pub enum ApprovalScope {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn every_builtin_rule_has_match_and_not_match_examples() {
+        let rules = crate::RuleSet::builtin();
+        for rule in rules.rules() {
+            let (matches, not_match) = &rule.examples;
+            assert!(
+                !matches.is_empty(),
+                "built-in rule `{}` has no `match` examples",
+                rule.name
+            );
+            assert!(
+                !not_match.is_empty(),
+                "built-in rule `{}` has no `not_match` examples",
+                rule.name
+            );
+        }
+    }
+
+    #[test]
     fn builtin_rules_load_and_their_examples_hold() {
         if let Err(e) = crate::RuleSet::load(&[crate::Source::builtin()]) {
             panic!("built-in rules failed to load:\n{e}");
