@@ -125,6 +125,8 @@ fn check_request() -> Request {
         hints: ContextHints::default(),
         env: vec![("HOME".into(), "/nonexistent".into())],
         token: None,
+        approval: Default::default(),
+        approval_timeout_secs: None,
     })
 }
 

@@ -48,6 +48,28 @@ pub struct Config {
     pub watch_interval_ms: u64,
     /// Extra commands to shim beyond those the rules name.
     pub extra_shims: Vec<String>,
+    /// How the Claude Code hook handles approvals: monitor | agent | auto.
+    pub claude_approval: HookApproval,
+    /// How the Codex hook handles approvals: monitor | agent | auto.
+    pub codex_approval: HookApproval,
+    /// How the Cursor hook handles approvals: monitor | agent | auto.
+    pub cursor_approval: HookApproval,
+    /// How the Gemini CLI hook handles approvals (it has no prompt of its own: always monitor).
+    pub gemini_approval: HookApproval,
+    /// Seconds a hook waits for a person before giving up (below the agent's hook timeout).
+    pub hook_approval_timeout_secs: u64,
+}
+
+/// Where an agent hook sends an approval (read by the hook client itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookApproval {
+    /// Wait for a decision in `safeshell monitor`.
+    Monitor,
+    /// Answer "ask" so the agent's own permission prompt asks the person.
+    Agent,
+    /// The monitor when one is connected, else the agent's prompt.
+    Auto,
 }
 
 /// The fail mode when the daemon is unreachable.
@@ -80,6 +102,11 @@ impl Default for Config {
                 .collect(),
             watch_interval_ms: 500,
             extra_shims: Vec::new(),
+            claude_approval: HookApproval::Auto,
+            codex_approval: HookApproval::Auto,
+            cursor_approval: HookApproval::Auto,
+            gemini_approval: HookApproval::Monitor,
+            hook_approval_timeout_secs: 55,
         }
     }
 }
@@ -147,7 +174,7 @@ pub fn template() -> String {
 # audit_keep = 3
 
 # Seconds a person's "approve / deny for the session" decision is remembered (same command, same
-# repository, same agent session). Rules marked approval_scope = "once" are never remembered.
+# repository, same agent session). Rules marked approval_scope "once" are never remembered.
 # session_approval_secs = 300
 
 # Seconds a no-double-ask token (handed to the commands a decision allowed) stays valid.
@@ -164,6 +191,18 @@ pub fn template() -> String {
 
 # Commands to shim in addition to those the rules name.
 # extra_shims = []
+
+# Agent hooks (`safeshell hook install <agent>`): where an approval goes. "monitor" waits for a
+# person in `safeshell monitor`; "agent" answers "ask" so the agent's own permission prompt asks;
+# "auto" uses the monitor when one is connected, else the agent's prompt. Gemini CLI has no
+# prompt of its own and always uses the monitor.
+# claude_approval = "auto"
+# codex_approval = "auto"
+# cursor_approval = "auto"
+# gemini_approval = "monitor"
+
+# Seconds a hook waits for a person, kept below the agent's own hook timeout.
+# hook_approval_timeout_secs = 55
 "#
     )
 }

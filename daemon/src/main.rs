@@ -7,7 +7,9 @@ mod config;
 mod context;
 mod daemon_cmd;
 mod demo;
+mod doctor;
 mod facts;
+mod hooks;
 mod init;
 mod messages;
 mod paths;
@@ -77,6 +79,18 @@ enum Command {
     /// (allowed, denied and approved commands, all harmless stand-ins), with measured overhead.
     /// Touches nothing of your own set-up.
     Demo,
+    /// Install or remove SafeShell's hook in an agent's settings (claude, codex, cursor, gemini).
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Check every surface (daemon, rules, shims, PATH, hooks, SHELL wrapper) and say how to fix
+    /// what is broken. Installed hooks are run as the agent would, with a must-deny probe.
+    ///
+    /// Exit status 1 when anything is wrong.
+    Doctor {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print recent decisions from the audit log (~/.safeshell/audit.jsonl).
     Audit {
         /// How many records.
@@ -118,6 +132,27 @@ pub(crate) enum DaemonCommand {
         /// How many lines to print first.
         #[arg(long, short = 'n', default_value_t = 50)]
         lines: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum HookCommand {
+    /// Register `safeshell-shim hook <agent>` in the agent's settings (idempotent; keeps a backup
+    /// and everything else in the file; prints what changed).
+    Install {
+        /// claude, codex, cursor or gemini.
+        agent: String,
+        /// The repository's settings (e.g. .claude/settings.json) instead of the user's.
+        #[arg(long)]
+        project: bool,
+    },
+    /// Remove SafeShell's hook from the agent's settings.
+    Uninstall {
+        /// claude, codex, cursor or gemini.
+        agent: String,
+        /// The repository's settings instead of the user's.
+        #[arg(long)]
+        project: bool,
     },
 }
 
@@ -276,6 +311,8 @@ fn main() -> ExitCode {
         Command::Init { shell } => init::init(shell.as_deref()),
         Command::Refresh => init::refresh(),
         Command::Demo => demo::run(),
+        Command::Hook(cmd) => hook_cmd(cmd),
+        Command::Doctor { json } => doctor::run(json),
         Command::Audit { lines, json } => daemon_cmd::audit(lines, json),
     };
     match result {
@@ -302,4 +339,42 @@ pub fn resolve_cwd(cwd: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         Some(dir) => current.join(dir),
         None => current,
     })
+}
+
+fn hook_cmd(cmd: HookCommand) -> anyhow::Result<u8> {
+    use anyhow::Context as _;
+    let home = paths::home_dir().context("HOME is not set")?;
+    let cwd = resolve_cwd(None)?;
+    let (agent, project, installing) = match &cmd {
+        HookCommand::Install { agent, project } => (agent, *project, true),
+        HookCommand::Uninstall { agent, project } => (agent, *project, false),
+    };
+    let site = hooks::site(agent, project, &home, &cwd)?;
+    let change = if installing {
+        let command = hooks::hook_command(&init::shim_executable()?, site.agent);
+        hooks::install(&site, &command)?
+    } else {
+        hooks::uninstall(&site)?
+    };
+    match change {
+        hooks::Change::Unchanged if installing => {
+            println!("already installed in {}", site.path.display());
+        }
+        hooks::Change::Unchanged => println!("no SafeShell hook in {}", site.path.display()),
+        hooks::Change::Written { backup } => {
+            println!(
+                "{} the {} hook in {}",
+                if installing { "installed" } else { "removed" },
+                site.agent,
+                site.path.display()
+            );
+            if let Some(b) = backup {
+                println!("backup of the previous file: {}", b.display());
+            }
+            if installing {
+                println!("check it with `safeshell doctor`");
+            }
+        }
+    }
+    Ok(0)
 }

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use safeshell_protocol::{
-    self as proto, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind,
-    CommandSpec, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind, Hello,
-    HelloReply, MAX_FRAME_LEN, PROTOCOL_VERSION, PendingApproval, Request, Response, StatusReport,
-    Surface,
+    self as proto, ApprovalMode, ApprovalOutcome, ApprovalResolution, ApprovalVerdict,
+    CheckRequest, ClientKind, CommandSpec, ContextHint, ContextHints, Decision, DecisionEvent,
+    Event, EventKind, Hello, HelloReply, MAX_FRAME_LEN, PROTOCOL_VERSION, PendingApproval, Request,
+    Response, StatusReport, Surface,
 };
 use safeshell_rules::{Action, CommandInput, Context, Facts, segment};
 use serde_json::json;
@@ -118,6 +118,8 @@ fn agent_session(detected: &Detected, pid: u32) -> String {
 
 struct TokenEntry {
     root_pid: u32,
+    /// Issued to an agent hook: bound to the agent, found by shims without the token.
+    from_hook: bool,
     expires: Instant,
     /// Normalised argv (`program\0arg\0…`) of every segment the decision covered.
     segments: Vec<String>,
@@ -650,7 +652,21 @@ impl Daemon {
         }
     }
 
-    fn issue_token(&self, root_pid: u32, command: &CommandSpec) -> Option<String> {
+    /// Issues a no-double-ask token for a decided command. For an agent hook the token is bound
+    /// to the agent (the hook's parent), since the command runs beneath the agent, not the hook;
+    /// shims find such entries without being handed the token.
+    fn issue_token(
+        &self,
+        surface: &Surface,
+        client_pid: u32,
+        command: &CommandSpec,
+    ) -> Option<String> {
+        let from_hook = matches!(surface, Surface::AgentHook { .. });
+        let root_pid = if from_hook {
+            context::parent_and_start(client_pid).map_or(client_pid, |(ppid, _)| ppid)
+        } else {
+            client_pid
+        };
         let mut bytes = [0u8; 16];
         File::open("/dev/urandom")
             .and_then(|mut f| f.read_exact(&mut bytes))
@@ -658,11 +674,32 @@ impl Daemon {
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let entry = TokenEntry {
             root_pid,
+            from_hook,
             expires: Instant::now() + Duration::from_secs(self.config.token_ttl_secs),
             segments: segment_keys(command),
         };
         lock(&self.tokens).insert(token.clone(), entry);
         Some(token)
+    }
+
+    /// True when an agent hook already decided this exact command for an agent this process
+    /// descends from (the hook's answer cannot hand a token to the command it allowed).
+    fn hook_covers(&self, pid: u32, command: &CommandSpec) -> bool {
+        let keys = segment_keys(command);
+        if keys.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        let roots: Vec<u32> = lock(&self.tokens)
+            .values()
+            .filter(|t| {
+                t.from_hook && t.expires > now && keys.iter().all(|k| t.segments.contains(k))
+            })
+            .map(|t| t.root_pid)
+            .collect();
+        roots
+            .into_iter()
+            .any(|root| context::is_descendant_of(pid, root))
     }
 
     /// True when a valid token, held by a descendant of the process it was issued to, already
@@ -685,8 +722,15 @@ impl Daemon {
         covered && context::is_descendant_of(pid, root)
     }
 
-    /// Whether a would-be approver is itself an agent: agent markers or `SAFESHELL_CONTEXT=ai` in
-    /// its environment, or an agent program among its ancestors.
+    /// Whether an approval should wait for a person in the monitor (else the client asks).
+    fn waits_for_monitor(&self, mode: ApprovalMode) -> bool {
+        match mode {
+            ApprovalMode::Monitor => true,
+            ApprovalMode::Agent => false,
+            ApprovalMode::Auto => lock(&self.hub).subscribers.iter().any(|s| !s.is_closed()),
+        }
+    }
+
     fn session_decision(&self, key: &SessionKey) -> Option<SessionVerdict> {
         let now = Instant::now();
         let mut sessions = lock(&self.sessions);
@@ -703,6 +747,8 @@ impl Daemon {
         lock(&self.sessions).push((key, verdict, expires));
     }
 
+    /// Whether a would-be approver is itself an agent: agent markers or `SAFESHELL_CONTEXT=ai` in
+    /// its environment, or an agent program among its ancestors.
     fn resolver_is_agent(&self, pid: u32) -> Option<String> {
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
         let vars: Vec<(String, String)> = environ
@@ -826,10 +872,13 @@ impl Daemon {
             branch: std::cell::OnceCell::new(),
         };
 
-        let covered = req
-            .token
-            .as_deref()
-            .is_some_and(|t| self.token_covers(t, client_pid, &req.command));
+        let covered = match req.token.as_deref() {
+            Some(t) => self.token_covers(t, client_pid, &req.command),
+            None => {
+                matches!(req.surface, Surface::PathShim | Surface::ShellWrapper)
+                    && self.hook_covers(client_pid, &req.command)
+            }
+        };
         let mut once = false;
         let (mut action, rule, mut reason, segment_text, redirect) = if covered {
             (
@@ -888,7 +937,7 @@ impl Daemon {
         match action {
             Action::Allow if remembered.is_some() => {
                 agent_message = messages::approved(&text);
-                token = self.issue_token(client_pid, &req.command);
+                token = self.issue_token(&req.surface, client_pid, &req.command);
             }
             Action::Deny if remembered.is_some() => {
                 let why = match &remembered {
@@ -900,7 +949,7 @@ impl Daemon {
             Action::Allow => {
                 agent_message = String::new();
                 if !matches!(req.surface, Surface::PathShim) {
-                    token = self.issue_token(client_pid, &req.command);
+                    token = self.issue_token(&req.surface, client_pid, &req.command);
                 }
             }
             Action::Deny => agent_message = messages::blocked(&text, rule.as_deref(), &reason),
@@ -908,9 +957,20 @@ impl Daemon {
                 agent_message =
                     messages::redirected(&text, redirect.as_deref().unwrap_or(""), &reason);
             }
+            Action::RequireApproval if !self.waits_for_monitor(req.approval) => {
+                // The client (an agent hook) hands the question to the agent's own prompt.
+                agent_message = format!(
+                    "SafeShell: this command needs the user's approval ({}: {reason}).",
+                    rule.as_deref().unwrap_or("-")
+                );
+            }
             Action::RequireApproval => {
                 let id = self.next_approval.fetch_add(1, Ordering::Relaxed);
-                let timeout = self.config.approval_timeout_secs;
+                let timeout = req
+                    .approval_timeout_secs
+                    .map_or(self.config.approval_timeout_secs, |t| {
+                        self.config.approval_timeout_secs.min(u64::from(t))
+                    });
                 let created = now_ms();
                 let program = context::proc_info(client_pid)
                     .map(|p| p.comm)
@@ -1004,7 +1064,7 @@ impl Daemon {
                     ApprovalOutcome::Approved { .. } => {
                         action = Action::Allow;
                         agent_message = messages::approved(&text);
-                        token = self.issue_token(client_pid, &req.command);
+                        token = self.issue_token(&req.surface, client_pid, &req.command);
                     }
                     ApprovalOutcome::Denied { reason } => {
                         action = Action::Deny;
@@ -1043,7 +1103,7 @@ impl Daemon {
             segment: segment_text,
             token,
         };
-        write_msg(writer, &Response::Decision(decision)).await?;
+        // Audited before the client hears the answer: a decision is on disk before it acts.
         self.audit(json!({
             "time_ms": now_ms(),
             "surface": surface_name(&req.surface),
@@ -1062,6 +1122,7 @@ impl Daemon {
             "token": covered,
             "latency_us": latency_us,
         }));
+        write_msg(writer, &Response::Decision(decision)).await?;
         self.emit(EventKind::Decision(DecisionEvent {
             command: text,
             cwd: req.cwd,

@@ -39,6 +39,8 @@ fn check_request() -> Request {
         },
         env,
         token: None,
+        approval: Default::default(),
+        approval_timeout_secs: None,
     })
 }
 

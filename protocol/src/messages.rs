@@ -209,6 +209,23 @@ pub struct CheckRequest {
     /// A no-double-ask token from an earlier [`Decision`], so a command that was
     /// already approved at one layer is not asked about again at another.
     pub token: Option<String>,
+    /// What to do when a human must approve (agent hooks may hand it to the agent's own prompt).
+    pub approval: ApprovalMode,
+    /// The longest the client can wait for a human (an agent's hook timeout), if shorter than
+    /// the daemon's own approval timeout.
+    pub approval_timeout_secs: Option<u32>,
+}
+
+/// How a client wants approvals handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum ApprovalMode {
+    /// Wait for a decision in `safeshell monitor`.
+    #[default]
+    Monitor,
+    /// Do not wait: answer `RequireApproval` at once (the agent's own prompt asks the person).
+    Agent,
+    /// `Monitor` when a monitor is connected, else `Agent`.
+    Auto,
 }
 
 /// What the daemon decided to do with a command.

@@ -35,6 +35,8 @@ fn golden_check() -> Request {
         },
         env: vec![("A".to_owned(), "b".to_owned())],
         token: None,
+        approval: Default::default(),
+        approval_timeout_secs: None,
     })
 }
 
@@ -93,11 +95,12 @@ fn ping() {
 #[test]
 fn check_argv() {
     // Check(0) Argv(0) ["git","push"], cwd "/w", AgentHook(2) "cc", pid 300 (varint ac02),
-    // hints Some("ai") ["CLAUDECODE"], env [("A","b")], token None.
+    // hints Some("ai") ["CLAUDECODE"], env [("A","b")], token None, approval Monitor (0),
+    // approval_timeout_secs None. (Protocol v2 added the last two fields.)
     assert_frame(
         &golden_check(),
-        "2b000000000002036769740470757368022f7702026363ac0201026169010a434c41554445434f4445\
-         010141016200",
+        "2d000000000002036769740470757368022f7702026363ac0201026169010a434c41554445434f4445\
+         0101410162000000",
     );
 }
 

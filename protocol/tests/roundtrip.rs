@@ -50,6 +50,8 @@ fn check(command: CommandSpec, surface: Surface, token: Option<&str>) -> CheckRe
             ("GIT_DIR".to_owned(), String::new()),
         ],
         token: token.map(str::to_owned),
+        approval: safeshell_protocol::ApprovalMode::Auto,
+        approval_timeout_secs: Some(55),
     }
 }
 

@@ -24,7 +24,7 @@ pub fn shims_dir() -> Option<PathBuf> {
 
 /// A top-level `key = "value"` from `config.toml` (enough for the two string settings the shim
 /// needs; the daemon validates the whole file).
-fn config_value(key: &str) -> Option<String> {
+pub fn config_value(key: &str) -> Option<String> {
     let text = std::fs::read_to_string(state_dir()?.join("config.toml")).ok()?;
     for line in text.lines() {
         let line = line.trim();

@@ -10,6 +10,7 @@
 //! was not found, 64 for a usage error.
 
 mod client;
+mod hook;
 mod locate;
 
 use std::ffi::OsString;
@@ -60,10 +61,7 @@ fn own_command(args: &[OsString]) -> ExitCode {
                 Verdict::Redirect(_) | Verdict::Refuse => ExitCode::from(EXIT_REFUSED),
             }
         }
-        Some(b"hook") => {
-            eprintln!("safeshell-shim: agent hooks are not available in this build yet");
-            ExitCode::from(EXIT_USAGE)
-        }
+        Some(b"hook") => hook::run(rest.get(1).map(|a| a.to_string_lossy().into_owned())),
         Some(b"--help" | b"-h") => {
             println!(
                 "safeshell-shim: SafeShell's PATH shim and SHELL wrapper\n\n\
@@ -109,11 +107,14 @@ fn forwarded_env() -> Vec<(String, String)> {
         .collect()
 }
 
-fn decide(command: CommandSpec, surface: Surface) -> Verdict {
-    let cwd = std::env::current_dir()
-        .map(|d| d.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "/".into());
-    let request = CheckRequest {
+/// A check request for a command run here, with this process's hints and token.
+fn request(command: CommandSpec, surface: Surface, cwd: Option<String>) -> CheckRequest {
+    let cwd = cwd.unwrap_or_else(|| {
+        std::env::current_dir()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/".into())
+    });
+    CheckRequest {
         command,
         cwd,
         surface,
@@ -123,7 +124,13 @@ fn decide(command: CommandSpec, surface: Surface) -> Verdict {
         token: std::env::var("SAFESHELL_TOKEN")
             .ok()
             .filter(|t| !t.is_empty()),
-    };
+        approval: safeshell_protocol::ApprovalMode::Monitor,
+        approval_timeout_secs: None,
+    }
+}
+
+fn decide(command: CommandSpec, surface: Surface) -> Verdict {
+    let request = request(command, surface, None);
     let decision = match client::ask(&request) {
         Ok(d) => d,
         Err(client::AskError::Unavailable(e)) => return unavailable(&e),

@@ -23,6 +23,12 @@ const ALLOWED: &[&str] = &[
     "byteorder",
     "stable_deref_trait",
     "embedded-io",
+    // JSON for agent hook payloads.
+    "serde_json",
+    "itoa",
+    "ryu",
+    "zmij",
+    "memchr",
 ];
 
 #[test]

@@ -81,6 +81,18 @@ impl Harness {
         .unwrap();
         std::fs::write(state.join("rules.toml"), global_rules).unwrap();
         write_executable(&bin.join("tool"), TOOL);
+        // The work directory is a repository of its own, so nothing looks past the temporary
+        // directory for a project root (the checkout these tests run in is a repository too).
+        let git = Command::new("git")
+            .args(["init", "-q", "-b", "feature"])
+            .current_dir(&work)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(git.success(), "git init failed");
         let h = Harness {
             tmp,
             home,

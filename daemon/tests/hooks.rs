@@ -1,0 +1,457 @@
+//! Agent hooks end to end: fixture payloads of each agent piped through `safeshell-shim hook`
+//! against a real daemon, `safeshell hook install/uninstall`, and `safeshell doctor` against a
+//! working set-up and each kind of breakage. Everything runs in a temporary HOME.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+use support::{Harness, shim_exe, text};
+
+const RULES: &str = r#"
+[[rules]]
+name = "tool-ask"
+commands = ["tool"]
+action = "require_approval"
+context = "ai"
+when = { positional = ["ask"] }
+"#;
+
+fn fixture(name: &str, command: &str, cwd: &std::path::Path) -> String {
+    let raw = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/hooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let command = serde_json::to_string(command).unwrap();
+    raw.replace("\"COMMAND\"", &command)
+        .replace("CWD", &cwd.display().to_string())
+}
+
+fn run_hook(h: &Harness, agent: &str, payload: &str, env: &[(&str, &str)]) -> Output {
+    let mut child = h
+        .command(shim_exe())
+        .args(["hook", agent])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {:?} / {}",
+            text(&o.stdout),
+            text(&o.stderr)
+        )
+    })
+}
+
+#[test]
+fn claude_code_payloads_get_claude_answers() {
+    let h = Harness::new(RULES);
+    let out = run_hook(
+        &h,
+        "claude",
+        &fixture("claude-bash.json", "rm -rf /", &h.work),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v = json_out(&out);
+    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "PreToolUse");
+    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "deny");
+    let reason = v["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.contains("rm-root-or-home") && reason.contains("Do not try to run it another way"),
+        "{reason}"
+    );
+    // Harmless commands: no objection, the agent's own permissions apply.
+    let out = run_hook(
+        &h,
+        "claude",
+        &fixture("claude-bash.json", "ls -la", &h.work),
+        &[],
+    );
+    assert_eq!(
+        (out.status.code(), out.stdout.len()),
+        (Some(0), 0),
+        "{}",
+        text(&out.stdout)
+    );
+    // Other tools are not SafeShell's business.
+    let out = run_hook(&h, "claude", &fixture("claude-read.json", "", &h.work), &[]);
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(0), 0));
+    // An approval handed to the agent's own prompt.
+    let out = run_hook(
+        &h,
+        "claude",
+        &fixture("claude-bash.json", "tool ask", &h.work),
+        &[("SAFESHELL_HOOK_APPROVAL", "agent")],
+    );
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+        "ask"
+    );
+    assert!(
+        h.pending().is_empty(),
+        "agent mode must not leave a pending approval"
+    );
+}
+
+#[test]
+fn codex_cursor_and_gemini_payloads_get_their_own_formats() {
+    let h = Harness::new(RULES);
+    let out = run_hook(
+        &h,
+        "codex",
+        &fixture("codex-bash.json", "git push --force origin main", &h.work),
+        &[("SAFESHELL_HOOK_APPROVAL", "agent")],
+    );
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+        "ask",
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run_hook(
+        &h,
+        "codex",
+        &fixture("codex-bash.json", "cat .env", &h.work),
+        &[],
+    );
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+        "deny"
+    );
+
+    let out = run_hook(
+        &h,
+        "cursor",
+        &fixture("cursor-shell.json", "cat ~/.ssh/id_rsa", &h.work),
+        &[],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["permission"], "deny");
+    assert!(
+        v["agent_message"]
+            .as_str()
+            .unwrap()
+            .contains("read-secrets")
+    );
+    let out = run_hook(
+        &h,
+        "cursor",
+        &fixture("cursor-shell.json", "npm test", &h.work),
+        &[],
+    );
+    assert_eq!(json_out(&out)["permission"], "allow");
+
+    let out = run_hook(
+        &h,
+        "gemini",
+        &fixture("gemini-shell.json", "mkfs.ext4 /dev/sdb1", &h.work),
+        &[],
+    );
+    let v = json_out(&out);
+    assert_eq!(v["decision"], "deny");
+    assert!(v["reason"].as_str().unwrap().contains("mkfs"));
+    let out = run_hook(
+        &h,
+        "gemini",
+        &fixture("gemini-shell.json", "cargo build", &h.work),
+        &[],
+    );
+    assert_eq!(json_out(&out), serde_json::json!({}));
+
+    // Every hook decision is audited as an agent's.
+    let audit = h.audit();
+    assert!(
+        audit
+            .iter()
+            .filter(|r| r["surface"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("hook:")))
+            .all(|r| r["context"] == "ai")
+    );
+}
+
+#[test]
+fn approvals_in_the_monitor_reach_the_agent_and_are_not_asked_again() {
+    let h = Harness::new(RULES);
+    let mut child = h
+        .command(shim_exe())
+        .args(["hook", "claude"])
+        .env("SAFESHELL_HOOK_APPROVAL", "monitor")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(fixture("claude-bash.json", "tool ask touch=hooked", &h.work).as_bytes())
+        .unwrap();
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&["approvals", "approve", &id.to_string()])
+            .status
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    let v = json_out(&out);
+    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "allow");
+    assert!(
+        v["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("approved")
+    );
+    // The agent (here: this test process, the hook's parent) now runs the command; its shim
+    // does not ask again.
+    let out = h
+        .command("tool")
+        .args(["ask", "touch=hooked"])
+        .env("CLAUDECODE", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(h.marker("hooked"));
+    assert_eq!(
+        h.audit()
+            .iter()
+            .filter(|r| r["approval"]["outcome"] == "approved")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn bad_input_and_an_unreachable_daemon_never_allow_by_accident() {
+    let h = Harness::new(RULES);
+    for bad in ["not json", "[]", "{\"tool_name\": \"Bash\"}", ""] {
+        let out = run_hook(&h, "claude", bad, &[]);
+        assert_eq!(out.status.code(), Some(2), "input {bad:?}");
+        assert_eq!(
+            json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+            "deny"
+        );
+        assert!(text(&out.stderr).contains("SafeShell"));
+    }
+    let out = run_hook(&h, "nonsense", "{}", &[]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let h = Harness::without_daemon(RULES);
+    let payload = fixture("claude-bash.json", "rm -rf /", &h.work);
+    let out = run_hook(&h, "claude", &payload, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("daemon unavailable"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_hook(
+        &h,
+        "claude",
+        &payload,
+        &[("SAFESHELL_ON_UNAVAILABLE", "deny")],
+    );
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+        "deny"
+    );
+}
+
+#[test]
+fn hook_install_keeps_other_settings_is_idempotent_and_undoes() {
+    let h = Harness::new(RULES);
+    let settings = h.home.join(".claude/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, r#"{"model": "opus", "permissions": {"allow": ["Bash(ls:*)"]}, "hooks": {"PostToolUse": [{"matcher": "Edit", "hooks": [{"type": "command", "command": "fmt"}]}]}}"#).unwrap();
+    let out = h.safeshell(&["hook", "install", "claude"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("installed the claude hook"));
+    assert!(
+        h.home
+            .join(".claude/settings.json.safeshell-backup")
+            .exists()
+    );
+    let once = std::fs::read_to_string(&settings).unwrap();
+    let out = h.safeshell(&["hook", "install", "claude"]);
+    assert!(text(&out.stdout).contains("already installed"));
+    assert_eq!(
+        std::fs::read_to_string(&settings).unwrap(),
+        once,
+        "a second install changed the file"
+    );
+    let v: Value = serde_json::from_str(&once).unwrap();
+    assert_eq!(v["model"], "opus");
+    assert_eq!(v["permissions"]["allow"][0], "Bash(ls:*)");
+    assert_eq!(v["hooks"]["PostToolUse"][0]["hooks"][0]["command"], "fmt");
+    let ours = v["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap();
+    assert!(ours.ends_with("safeshell-shim hook claude"), "{ours}");
+    // The installed command really works when run the way Claude Code runs it.
+    let out = h
+        .command("sh")
+        .args(["-c", ours])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(fixture("claude-bash.json", "rm -rf ~", &h.work).as_bytes())
+                .unwrap();
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+        "deny"
+    );
+
+    assert!(
+        h.safeshell(&["hook", "uninstall", "claude"])
+            .status
+            .success()
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert!(v["hooks"].get("PreToolUse").is_none(), "{v}");
+    assert_eq!(v["hooks"]["PostToolUse"][0]["hooks"][0]["command"], "fmt");
+
+    // Codex (TOML), Cursor and Gemini (JSON), in a project.
+    std::fs::create_dir_all(h.work.join(".codex")).unwrap();
+    std::fs::write(h.work.join(".codex/config.toml"), "model = \"o3\"\n").unwrap();
+    for agent in ["codex", "cursor", "gemini"] {
+        let out = h.safeshell(&["hook", "install", agent, "--project"]);
+        assert!(out.status.success(), "{agent}: {}", text(&out.stderr));
+    }
+    let codex = std::fs::read_to_string(h.work.join(".codex/config.toml")).unwrap();
+    assert!(
+        codex.starts_with("model = \"o3\"")
+            && codex.contains("[[hooks.PreToolUse]]")
+            && codex.contains("hook codex"),
+        "{codex}"
+    );
+    let cursor: Value =
+        serde_json::from_str(&std::fs::read_to_string(h.work.join(".cursor/hooks.json")).unwrap())
+            .unwrap();
+    assert!(
+        cursor["hooks"]["beforeShellExecution"][0]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("hook cursor")
+    );
+    let gemini: Value = serde_json::from_str(
+        &std::fs::read_to_string(h.work.join(".gemini/settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        gemini["hooks"]["BeforeTool"][0]["matcher"],
+        "run_shell_command"
+    );
+}
+
+fn doctor(h: &Harness) -> (i32, Value) {
+    let out = h.safeshell(&["doctor", "--json"]);
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+fn status_of(report: &Value, check: &str) -> String {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check)
+        .map(|c| c["status"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no check {check} in {report:#}"))
+}
+
+#[test]
+fn doctor_passes_a_correct_set_up_and_names_each_breakage() {
+    let mut h = Harness::new(RULES);
+    assert!(h.safeshell(&["hook", "install", "claude"]).status.success());
+    let (code, report) = doctor(&h);
+    assert_eq!(code, 0, "{report:#}");
+    for check in [
+        "daemon",
+        "rules",
+        "shims",
+        "PATH",
+        "PATH (bash -c)",
+        "hook claude",
+    ] {
+        assert_eq!(status_of(&report, check), "ok", "{check}: {report:#}");
+    }
+
+    // A hook whose path has a typo: registered, but it does not answer.
+    let settings = h.home.join(".claude/settings.json");
+    let text_before = std::fs::read_to_string(&settings).unwrap();
+    let broken = text_before.replace(
+        &shim_exe().display().to_string(),
+        "/nonexistent/safeshell-shim",
+    );
+    std::fs::write(&settings, broken).unwrap();
+    let (code, report) = doctor(&h);
+    assert_eq!(code, 1);
+    assert_eq!(status_of(&report, "hook claude"), "fail");
+    std::fs::write(&settings, text_before).unwrap();
+
+    // A stale shim.
+    std::fs::remove_file(h.shims().join("git")).unwrap();
+    std::os::unix::fs::symlink("/bin/true", h.shims().join("git")).unwrap();
+    let (_, report) = doctor(&h);
+    assert_eq!(status_of(&report, "shims"), "fail");
+    let fix = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "shims")
+        .unwrap()["fix"]
+        .clone();
+    assert_eq!(fix, "safeshell refresh");
+    assert!(h.safeshell(&["refresh"]).status.success());
+
+    // Shims not first on PATH.
+    let out = h
+        .command(support::safeshell_exe())
+        .args(["doctor", "--json"])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status_of(&report, "PATH"), "fail");
+
+    // A broken rule file.
+    std::fs::write(h.state.join("rules.toml"), "[[rules]]\nname = 1\n").unwrap();
+    let (_, report) = doctor(&h);
+    assert_eq!(status_of(&report, "rules"), "fail");
+    std::fs::write(h.state.join("rules.toml"), RULES).unwrap();
+
+    // The daemon is down.
+    h.kill_daemon();
+    let (code, report) = doctor(&h);
+    assert_eq!(code, 1);
+    assert_eq!(status_of(&report, "daemon"), "fail");
+}
