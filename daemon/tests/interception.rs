@@ -828,3 +828,61 @@ fn session_approvals_cover_exactly_the_same_command() {
     );
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(126));
 }
+
+#[test]
+fn a_stuck_monitor_never_delays_decisions_and_drops_are_counted() {
+    use safeshell_protocol::{
+        self as proto, CheckRequest, ClientKind, CommandSpec, Hello, HelloReply, Request, Response,
+        Subscribe, Surface,
+    };
+    let h = Harness::new(RULES);
+    let handshake = |kind| {
+        let mut s = std::os::unix::net::UnixStream::connect(h.socket()).unwrap();
+        let mut buf = Vec::new();
+        proto::write_frame(&mut s, &Hello::new(kind, "test"), &mut buf).unwrap();
+        let reply: HelloReply = proto::read_message(&mut s, &mut buf).unwrap().unwrap();
+        assert!(reply.accepted);
+        (s, buf)
+    };
+    // A monitor that subscribes and then never reads.
+    let (mut stuck, mut sbuf) = handshake(ClientKind::Monitor);
+    proto::write_frame(
+        &mut stuck,
+        &Request::Subscribe(Subscribe { history: 0 }),
+        &mut sbuf,
+    )
+    .unwrap();
+    let (mut client, mut buf) = handshake(ClientKind::Shim);
+    let request = Request::Check(CheckRequest {
+        command: CommandSpec::Argv(vec!["tool".into(), "x".repeat(200)]),
+        cwd: h.work.display().to_string(),
+        surface: Surface::PathShim,
+        client_pid: std::process::id(),
+        hints: Default::default(),
+        env: vec![],
+        token: None,
+        approval: Default::default(),
+        approval_timeout_secs: None,
+    });
+    // A deadlock guard, not a timing measurement: were decisions waiting on the stuck monitor,
+    // this read would block forever.
+    client
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    for _ in 0..5000 {
+        proto::write_frame(&mut client, &request, &mut buf).unwrap();
+        let answer: Response = proto::read_message(&mut client, &mut buf).unwrap().unwrap();
+        assert!(matches!(answer, Response::Decision(_)));
+    }
+    let status: serde_json::Value =
+        serde_json::from_slice(&h.safeshell(&["daemon", "status", "--json"]).stdout).unwrap();
+    assert!(status["events_dropped"].as_u64().unwrap() > 0, "{status}");
+    assert!(
+        status["decisions"]["allow"].as_u64().unwrap() >= 5000,
+        "{status}"
+    );
+    // The daemon's log is readable through the CLI.
+    let logs = text(&h.safeshell(&["daemon", "logs", "-n", "3"]).stdout);
+    assert!(logs.contains("listening on"), "{logs}");
+    drop(stuck);
+}
