@@ -79,6 +79,18 @@ enum Command {
     /// (allowed, denied and approved commands, all harmless stand-ins), with measured overhead.
     /// Touches nothing of your own set-up.
     Demo,
+    /// Watch every decision live and approve or deny commands that wait for a person.
+    ///
+    /// Keys: 1 approve once, 2 approve for the session, 3 deny, 4 deny for the session, r deny
+    /// with a reason, / filter, d a i h toggles, Enter details, ? help, q quit.
+    Monitor {
+        /// Recent events to replay on connect.
+        #[arg(long, default_value_t = safeshell_monitor::DEFAULT_HISTORY)]
+        history: u32,
+        /// Log entries kept in memory.
+        #[arg(long, default_value_t = safeshell_monitor::DEFAULT_LOG_CAPACITY)]
+        capacity: usize,
+    },
     /// Install or remove SafeShell's hook in an agent's settings (claude, codex, cursor, gemini).
     #[command(subcommand)]
     Hook(HookCommand),
@@ -313,6 +325,15 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Hook(cmd) => hook_cmd(cmd),
         Command::Doctor { json } => doctor::run(json),
+        Command::Monitor { history, capacity } => (|| {
+            let (_, socket) = daemon_cmd::locations()?;
+            safeshell_monitor::run(safeshell_monitor::MonitorOptions {
+                socket,
+                history,
+                log_capacity: capacity,
+            })?;
+            Ok(0)
+        })(),
         Command::Audit { lines, json } => daemon_cmd::audit(lines, json),
     };
     match result {

@@ -1,0 +1,227 @@
+//! The monitor end to end: a real daemon, `safeshell monitor` in a real terminal (tmux), and a
+//! shim in agent context waiting for approval. The test types keys into the monitor as a person
+//! would and proves each outcome by a side effect that did (or did not) happen.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use support::{Harness, safeshell_exe, text};
+
+const RULES: &str = r#"
+[[rules]]
+name = "tool-ask"
+commands = ["tool"]
+action = "require_approval"
+context = "ai"
+when = { positional = ["ask"] }
+"#;
+
+/// A tmux server of the test's own (`tmux -L`), running the monitor; killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn start(h: &Harness, extra_env: &[(&str, &str)]) -> Tmux {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let socket = format!(
+            "safeshell-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut env = vec![
+            format!("HOME={}", h.home.display()),
+            format!("PATH={}", h.path_var()),
+            "TERM=xterm-256color".to_owned(),
+        ];
+        env.extend(extra_env.iter().map(|(k, v)| format!("{k}={v}")));
+        let mut cmd = vec!["env".to_owned(), "-i".to_owned()];
+        cmd.extend(env);
+        cmd.push(safeshell_exe().display().to_string());
+        cmd.push("monitor".to_owned());
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "45",
+                "-s",
+                "m",
+            ])
+            .args(&cmd)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux did not start");
+        let t = Tmux { socket };
+        t.wait_for("connected");
+        t
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "m"])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    }
+
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{needle}` never appeared on the monitor:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn keys(&self, keys: &str) {
+        assert!(
+            Command::new("tmux")
+                .args(["-L", &self.socket, "send-keys", "-t", "m", keys])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn agent_asks(h: &Harness, marker: &str) -> Child {
+    h.command("tool")
+        .args(["ask", &format!("touch={marker}")])
+        .env("CLAUDECODE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+macro_rules! require_tmux {
+    () => {
+        if !Tmux::available() {
+            eprintln!("skipped: tmux is not installed (.ci/run installs it)");
+            return;
+        }
+    };
+}
+
+#[test]
+fn pressing_1_runs_the_command_and_3_refuses_it() {
+    require_tmux!();
+    let h = Harness::new(RULES);
+    let tmux = Tmux::start(&h, &[]);
+
+    let child = agent_asks(&h, "approved");
+    tmux.wait_for("tool ask touch=approved");
+    tmux.keys("1");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(h.marker("approved"));
+    assert!(text(&out.stderr).contains("the user approved"));
+
+    let child = agent_asks(&h, "denied");
+    tmux.wait_for("tool ask touch=denied");
+    tmux.keys("3");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("denied"), "a denied command ran");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the user denied") && err.contains("Do not retry"),
+        "{err}"
+    );
+
+    // Deny with a typed reason: digits typed into the reason are text, not decisions.
+    let child = agent_asks(&h, "reasoned");
+    tmux.wait_for("tool ask touch=reasoned");
+    tmux.keys("r");
+    tmux.keys("not 1 2 today");
+    tmux.keys("Enter");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("reasoned"));
+    assert!(
+        text(&out.stderr).contains("The user said: not 1 2 today"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The log shows the decisions.
+    tmux.wait_for("denied");
+}
+
+#[test]
+fn an_unanswered_approval_times_out_as_a_denial() {
+    require_tmux!();
+    let h = Harness::new(RULES); // approval_timeout_secs = 3
+    let tmux = Tmux::start(&h, &[]);
+    let child = agent_asks(&h, "late");
+    tmux.wait_for("tool ask touch=late");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("late"));
+    assert!(
+        text(&out.stderr).contains("expired"),
+        "{}",
+        text(&out.stderr)
+    );
+    tmux.wait_for("No approvals waiting");
+}
+
+#[test]
+fn a_monitor_inside_the_agent_cannot_approve() {
+    require_tmux!();
+    let h = Harness::new(RULES);
+    // A monitor the agent started itself (it carries the agent's environment marker).
+    let tmux = Tmux::start(&h, &[("CLAUDECODE", "1")]);
+    let child = agent_asks(&h, "self");
+    tmux.wait_for("tool ask touch=self");
+    tmux.keys("1");
+    tmux.wait_for("refused");
+    assert_eq!(h.pending().len(), 1, "the approval must still be waiting");
+    assert!(
+        h.audit()
+            .iter()
+            .any(|r| r["event"] == "self_approval_refused")
+    );
+    // A person outside the agent denies it.
+    let id = h.wait_for_pending();
+    assert!(
+        h.safeshell(&["approvals", "deny", &id.to_string()])
+            .status
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(126));
+    assert!(!h.marker("self"));
+}
