@@ -1,6 +1,6 @@
 //! Whole-process benchmarks of the shim against a real daemon: `true` run directly, through a
 //! process that only `execve`s it (`env true`, the floor), through the shim (allowed), a denied
-//! command, and an approval resolved at once by a client thread.
+//! command, an approval resolved at once by a client thread, and an agent-hook call.
 //! Needs the `safeshell` binary built next to the shim (`cargo bench --workspace` does that).
 
 use std::os::unix::net::UnixStream;
@@ -156,6 +156,29 @@ fn shim_allowed(bencher: Bencher) {
 fn shim_denied(bencher: Bencher) {
     let s = Setup::new();
     bencher.bench_local(|| assert_eq!(s.run(&s.shim_true, &["no"]).code(), Some(126)));
+}
+
+/// A Claude Code hook call: process start, stdin JSON, round trip, JSON answer (allowed command).
+#[divan::bench(sample_count = 100)]
+fn hook_call_claude(bencher: Bencher) {
+    use std::io::Write;
+    let s = Setup::new();
+    let shim = PathBuf::from(env!("CARGO_BIN_EXE_safeshell-shim"));
+    let payload = br#"{"session_id":"b","cwd":"/","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"git status --short"}}"#;
+    bencher.bench_local(|| {
+        let mut child = Command::new(&shim)
+            .args(["hook", "claude"])
+            .env_clear()
+            .env("HOME", s.dir.path())
+            .env("SAFESHELL_NO_AUTOSTART", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(payload).unwrap();
+        assert!(child.wait().unwrap().success());
+    });
 }
 
 /// An approval resolved by a client thread as soon as it is listed.
