@@ -442,7 +442,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
 }
 
 /// The `-c` string of a shell (`-c`, `-lc`, `-ic`, `--login -c`) or of `su -c`.
-fn shell_code_argument<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> {
+fn shell_code_argument(program: &str, rest: &[Word]) -> Option<Word> {
     let mut i = 0;
     let mut wants_code = false;
     while i < rest.len() {
@@ -452,11 +452,13 @@ fn shell_code_argument<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> 
         }
         if program == "su" {
             if a == "-c" || a == "--command" {
-                return rest.get(i + 1);
+                return rest.get(i + 1).cloned();
             }
-            if a.starts_with("--command=") {
-                // Rare; the whole word is the code after the `=`, handled conservatively.
-                return Some(&rest[i]);
+            if let Some(code) = a.strip_prefix("--command=") {
+                return Some(Word {
+                    text: code.to_owned(),
+                    ..rest[i].clone()
+                });
             }
             i += 1;
             continue;
@@ -478,7 +480,11 @@ fn shell_code_argument<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> 
             i += 1;
             continue;
         }
-        return if wants_code { Some(&rest[i]) } else { None };
+        return if wants_code {
+            Some(rest[i].clone())
+        } else {
+            None
+        };
     }
     None
 }
@@ -798,6 +804,12 @@ mod tests {
         let segs = segments_of_string("bash <<EOF\nrm -rf /\nEOF");
         assert_eq!(segs[1].text(), "rm -rf /");
         assert_eq!(segs[1].via, ["bash"]);
+    }
+
+    #[test]
+    fn su_command_forms() {
+        assert_eq!(texts("su -c 'rm -rf /' root")[1], "rm -rf /");
+        assert_eq!(texts("su --command='rm -rf /' root")[1], "rm -rf /");
     }
 
     #[test]

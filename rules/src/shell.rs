@@ -448,7 +448,7 @@ impl<'a> Parser<'a> {
                         _ => {}
                     }
                 }
-                self.parse_simple_command(upstream);
+                self.parse_simple_command();
             }
         }
         self.attach_upstream(first_new, upstream);
@@ -673,7 +673,7 @@ impl<'a> Parser<'a> {
         None
     }
 
-    fn parse_simple_command(&mut self, _upstream: &[usize]) {
+    fn parse_simple_command(&mut self) {
         let start = self.pos;
         let mut cmd = SimpleCommand {
             origin: self.origin,
@@ -921,12 +921,11 @@ impl<'a> Parser<'a> {
         self.bump();
         match self.peek() {
             Some('(') if self.peek_at(1) == Some('(') => {
-                // Arithmetic expansion: a number, but it may hide a substitution.
-                let before = self.pos;
+                // Arithmetic expansion: a number, but it may hide a substitution (which
+                // skip_arithmetic_command still parses).
                 self.skip_arithmetic_command();
                 word.text.push_str("$((…))");
                 word.dynamic = true;
-                let _ = before;
                 false
             }
             Some('(') => {
