@@ -177,6 +177,7 @@ fn all_requests() -> Vec<Request> {
     requests.push(Request::Subscribe(Subscribe { history: 500 }));
     requests.push(Request::Status);
     requests.push(Request::Ping);
+    requests.push(Request::ListPending);
     requests
 }
 
@@ -243,6 +244,8 @@ fn all_responses() -> Vec<Response> {
         events_dropped: 0,
     }));
     responses.push(Response::Pong);
+    responses.push(Response::Pending(vec![pending(), pending()]));
+    responses.push(Response::Pending(Vec::new()));
     responses.push(Response::Error {
         message: "unexpected request".to_owned(),
     });
