@@ -1,12 +1,161 @@
-//! `cargo xtask`: SafeShell's development tasks (benchmarks, baselines, size checks, CI).
+//! `cargo xtask`: SafeShell's development tasks (benchmarks, baselines, size checks, flamegraphs,
+//! CI). Every flag of every task is declared here; each task lives in its own module of the
+//! `xtask` library.
 
-fn main() -> anyhow::Result<()> {
-    let task = std::env::args().nth(1);
-    match task.as_deref() {
-        None | Some("help" | "--help" | "-h") => {
-            println!("cargo xtask <task>\n\ntasks are added by the performance issue");
-            Ok(())
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use xtask::workspace::Workspace;
+use xtask::{baseline, bench, ci, flamegraph, size};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "SafeShell's development tasks",
+    after_help = "Outputs go under target/: target/xtask/bench-*.json, target/flamegraphs/*.svg.\n\
+                  See docs/performance/README.md."
+)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run every crate's divan benches and the whole-process figures (shim overhead, hook
+    /// latency, daemon start, memory, idle CPU); write target/xtask/bench-<time>.json and
+    /// bench-latest.json.
+    Bench {
+        /// Only this package (name or directory, e.g. `rules`; `process` for the whole-process
+        /// figures); repeatable.
+        #[arg(long, short, value_name = "PACKAGE")]
+        package: Vec<String>,
+        /// Only benchmarks matching this regex (divan's filter), and whole-process scenarios
+        /// whose `process.<name>` matches.
+        #[arg(long, short, value_name = "REGEX")]
+        filter: Option<String>,
+        /// Fewer samples everywhere: a quick look, not a baseline.
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Save or compare baselines (benchmarks/baseline/NAME.json).
+    #[command(subcommand)]
+    Baseline(BaselineTask),
+    /// Build the shipped binaries (profile stripped-release) and check their sizes against
+    /// xtask/size-budget.toml; fails on a breach.
+    SizeCheck,
+    /// Record a bench target (rules, protocol, daemon, shim, …) or a scenario (daemon-load,
+    /// check) with perf and render an SVG under target/flamegraphs/.
+    Flamegraph {
+        /// A bench target name, or a scenario: daemon-load, check.
+        target: String,
+        /// For bench targets: only benchmarks matching this regex (divan's filter).
+        #[arg(long, short, value_name = "REGEX")]
+        filter: Option<String>,
+        /// perf's --call-graph mode: dwarf (works without frame pointers), fp or lbr.
+        #[arg(long, default_value = "dwarf", value_name = "MODE")]
+        call_graph: String,
+        /// How long daemon-load records; for bench targets, the least time each benchmark runs
+        /// (divan --min-time).
+        #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+        seconds: u64,
+        /// Sampling frequency in Hz.
+        #[arg(long, default_value_t = 999, value_name = "HZ")]
+        frequency: u32,
+    },
+    /// Run what .ci/run runs (toolchain, fmt --check, clippy -D warnings, tests, bench smoke
+    /// run), then size-check.
+    Ci,
+}
+
+#[derive(Subcommand)]
+enum BaselineTask {
+    /// Copy target/xtask/bench-latest.json to benchmarks/baseline/NAME.json.
+    Save {
+        /// The baseline's name.
+        #[arg(default_value = baseline::DEFAULT_NAME)]
+        name: String,
+    },
+    /// Compare target/xtask/bench-latest.json with benchmarks/baseline/NAME.json; exits non-zero
+    /// on a regression.
+    Compare {
+        /// The baseline's name.
+        #[arg(default_value = baseline::DEFAULT_NAME)]
+        name: String,
+        /// A rise of more than this many percent (and more than the noise band) is a regression.
+        #[arg(long, default_value_t = baseline::DEFAULT_THRESHOLD, value_name = "PCT")]
+        threshold: f64,
+        /// Compare this report instead of target/xtask/bench-latest.json.
+        #[arg(long, value_name = "FILE")]
+        current: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.task) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
-        Some(other) => anyhow::bail!("unknown task `{other}`; run `cargo xtask --help`"),
+    }
+}
+
+fn run(task: Task) -> anyhow::Result<()> {
+    let ws = Workspace::load()?;
+    match task {
+        Task::Bench {
+            package,
+            filter,
+            quick,
+        } => bench::run(
+            &ws,
+            &bench::Args {
+                packages: package,
+                filter,
+                quick,
+            },
+        )
+        .map(drop),
+        Task::Baseline(BaselineTask::Save { name }) => baseline::save(&ws, &name).map(drop),
+        Task::Baseline(BaselineTask::Compare {
+            name,
+            threshold,
+            current,
+        }) => baseline::compare(&ws, &name, threshold, current.as_deref()),
+        Task::SizeCheck => size::run(&ws).map(drop),
+        Task::Flamegraph {
+            target,
+            filter,
+            call_graph,
+            seconds,
+            frequency,
+        } => flamegraph::run(
+            &ws,
+            &flamegraph::Args {
+                target,
+                filter,
+                call_graph,
+                seconds,
+                frequency,
+            },
+        )
+        .map(drop),
+        Task::Ci => ci::run(&ws),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }
