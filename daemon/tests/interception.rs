@@ -111,22 +111,27 @@ fn denied_commands_do_not_run_and_say_why() {
 #[test]
 fn builtin_rules_guard_real_programs() {
     let h = Harness::new("");
-    let victim = h.work.join("victim");
-    std::fs::create_dir_all(victim.join("sub")).unwrap();
-    // `rm -r` on a project directory needs approval for an agent; nobody approves: time-out.
+    // The work directory is a git repository with an untracked file; `git clean -fd` from an
+    // agent needs approval, nobody approves, it times out, and the file is still there.
+    let untracked = h.work.join("untracked.txt");
+    std::fs::write(&untracked, "keep me\n").unwrap();
     let out = h
-        .command("rm")
-        .args(["-r", "victim"])
+        .command("git")
+        .args(["clean", "-fd"])
         .env("CLAUDECODE", "1")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(126));
-    assert!(victim.exists(), "rm ran without approval");
+    assert!(untracked.exists(), "git clean ran without approval");
     let err = text(&out.stderr);
     assert!(
-        err.contains("needs the user's approval") && err.contains("expired"),
+        err.contains("git-clean-force") && err.contains("expired"),
         "{err}"
     );
+    // The same command from a person's terminal runs (the rule is for agents).
+    let out = h.command("git").args(["clean", "-fd"]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!untracked.exists());
 }
 
 #[test]

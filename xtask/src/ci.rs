@@ -1,13 +1,14 @@
-//! `cargo xtask ci`: what `.ci/run` runs (toolchain components, `cargo fmt --check`, clippy with
-//! `-D warnings`, `cargo test --workspace`, `cargo test --workspace --benches`), in the same
-//! order and with the same commands, then `cargo xtask size-check`.
+//! `cargo xtask ci`, which `.ci/run` runs: the rustfmt and clippy components, git and tmux if
+//! missing, `cargo fmt --all --check`, clippy with `-D warnings`, `cargo test --workspace`,
+//! `cargo test --workspace --benches` (the commands `.ci/run` used to run itself, in the same
+//! order), then `cargo xtask size-check`.
 
 use anyhow::{Context as _, Result};
 
 use crate::size;
 use crate::workspace::{self, Workspace};
 
-/// The rustup components `.ci/run` makes sure of.
+/// The rustup components CI makes sure of.
 pub const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
 
 /// The cargo steps, exactly as `.ci/run` runs them.
@@ -49,9 +50,18 @@ pub fn run(ws: &Workspace) -> Result<()> {
             workspace::run(workspace::cmd(&sh, "rustup").args(["component", "add", component]))?;
         }
     }
-    if which("git").is_none() {
+    // git (rule facts, test repositories) and tmux (the monitor's end-to-end tests).
+    let missing: Vec<&str> = ["git", "tmux"]
+        .into_iter()
+        .filter(|t| which(t).is_none())
+        .collect();
+    if !missing.is_empty() {
         workspace::run(workspace::cmd(&sh, "apt-get").args(["update", "-qq"]))?;
-        workspace::run(workspace::cmd(&sh, "apt-get").args(["install", "-y", "-qq", "git"]))?;
+        workspace::run(
+            workspace::cmd(&sh, "apt-get")
+                .args(["install", "-y", "-qq"])
+                .args(&missing),
+        )?;
     }
     workspace::run(workspace::cmd(&sh, &cargo).arg("--version"))?;
 
@@ -87,25 +97,37 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
 mod tests {
     use super::*;
 
-    /// `cargo xtask ci` must stay what `.ci/run` does: every cargo command `.ci/run` runs is
-    /// one of our steps, in the same order.
+    /// `cargo xtask ci` must stay what `.ci/run` did before it delegated to us: the same cargo
+    /// commands in the same order. While `.ci/run` still lists them itself, they must match it.
     #[test]
     fn the_steps_match_ci_run() {
         let script = std::fs::read_to_string(workspace::manifest_root().join(".ci/run")).unwrap();
+        let ours: Vec<String> = CARGO_STEPS
+            .iter()
+            .map(|a| format!("cargo {}", a.join(" ")))
+            .collect();
+        if script
+            .lines()
+            .any(|l| !l.trim_start().starts_with('#') && l.contains("cargo xtask ci"))
+        {
+            // .ci/run delegates: the steps are ours, and must still be the ones it used to run.
+            assert_eq!(
+                ours,
+                [
+                    "cargo fmt --all --check",
+                    "cargo clippy --workspace --all-targets -- -D warnings",
+                    "cargo test --workspace",
+                    "cargo test --workspace --benches",
+                ]
+            );
+            return;
+        }
         let ran: Vec<String> = script
             .lines()
             .map(str::trim)
             .filter(|l| l.starts_with("cargo ") && !l.starts_with("cargo --version"))
             .map(str::to_owned)
             .collect();
-        let ours: Vec<String> = CARGO_STEPS
-            .iter()
-            .map(|a| format!("cargo {}", a.join(" ")))
-            .collect();
-        // After the switch, .ci/run may call `cargo xtask ci` instead of listing the steps.
-        if ran.iter().any(|l| l.starts_with("cargo xtask ci")) {
-            return;
-        }
         assert_eq!(
             ran, ours,
             ".ci/run changed: update xtask/src/ci.rs to match"

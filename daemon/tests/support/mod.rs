@@ -61,7 +61,7 @@ impl Harness {
     }
 
     pub fn without_daemon(global_rules: &str) -> Harness {
-        // Under target/tmp rather than /tmp: the built-in rules treat /tmp specially.
+        // Under the target directory, beside the build, rather than the system temp directory.
         let tmp = tempfile::Builder::new()
             .prefix("ss")
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
