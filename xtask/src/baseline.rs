@@ -7,6 +7,12 @@
 //! with an absolute floor (idle CPU) never regress by less than that floor. Ratios (shim / floor)
 //! compare across machines; absolute times, bytes and CPU only on the same machine class, and
 //! when the hosts differ only ratios are compared.
+//!
+//! When either run was made on a busy machine (a 1-minute load average above its core count at the
+//! start or end of the run), wall-clock figures are not trustworthy: every sample can be
+//! preempted, so even the fastest one moves. Time, ratio and CPU figures that look worse are then
+//! reported as "unconfirmed (busy)" and do not fail the comparison unless `--strict` is given;
+//! allocation counts and bytes are judged as usual.
 
 use std::path::{Path, PathBuf};
 
@@ -89,6 +95,9 @@ pub enum Verdict {
     Regression,
     /// Better by more than the threshold and the noise band.
     Improved,
+    /// Would be a regression, but a run was made on a busy machine and the figure is a
+    /// wall-clock one.
+    Unconfirmed,
     /// Changed by more than the threshold but within the noise band.
     Noise,
     /// Within the threshold.
@@ -100,6 +109,7 @@ impl Verdict {
         match self {
             Verdict::Regression => "REGRESSION",
             Verdict::Improved => "improved",
+            Verdict::Unconfirmed => "unconfirmed (busy)",
             Verdict::Noise => "within noise",
             Verdict::Unchanged => "ok",
         }
@@ -138,6 +148,14 @@ pub struct Comparison {
     pub missing: Vec<String>,
     /// Figures not compared because the hosts differ.
     pub not_comparable: usize,
+    /// Whether either run was made on a busy machine.
+    pub busy: bool,
+}
+
+/// Whether a run was made on a busy machine: a 1-minute load average above the core count at its
+/// start or end (reports without load averages count as not busy).
+pub fn busy(r: &Report) -> bool {
+    r.load_average.start[0].max(r.load_average.end[0]) > r.host.cores as f64
 }
 
 impl Comparison {
@@ -182,8 +200,9 @@ pub fn judge(old: &Figure, new: &Figure, threshold_pct: f64) -> Row {
 }
 
 /// Compares `new` with `old`.
-pub fn compare_reports(old: &Report, new: &Report, threshold_pct: f64) -> Comparison {
+pub fn compare_reports(old: &Report, new: &Report, threshold_pct: f64, strict: bool) -> Comparison {
     let same_host = old.host.same_machine_class(&new.host);
+    let busy = busy(old) || busy(new);
     let mut rows = Vec::new();
     let mut new_only = Vec::new();
     let mut not_comparable = 0;
@@ -196,7 +215,15 @@ pub fn compare_reports(old: &Report, new: &Report, threshold_pct: f64) -> Compar
             not_comparable += 1;
             continue;
         }
-        rows.push(judge(o, f, threshold_pct));
+        let mut row = judge(o, f, threshold_pct);
+        if busy
+            && !strict
+            && row.verdict == Verdict::Regression
+            && matches!(f.kind, Kind::Time | Kind::Ratio | Kind::Cpu)
+        {
+            row.verdict = Verdict::Unconfirmed;
+        }
+        rows.push(row);
     }
     let missing = old
         .figures
@@ -210,6 +237,7 @@ pub fn compare_reports(old: &Report, new: &Report, threshold_pct: f64) -> Compar
         new_only,
         missing,
         not_comparable,
+        busy,
     }
 }
 
@@ -220,6 +248,7 @@ pub fn compare(
     name: &str,
     threshold_pct: f64,
     current: Option<&Path>,
+    strict: bool,
 ) -> Result<()> {
     let old_path = baseline_path(ws, name)?;
     let new_path = current.map_or_else(|| latest_path(ws), Path::to_path_buf);
@@ -228,7 +257,7 @@ pub fn compare(
     })?;
     let new = Report::read(&new_path)
         .with_context(|| "no current report: run `cargo xtask bench` first".to_owned())?;
-    let cmp = compare_reports(&old, &new, threshold_pct);
+    let cmp = compare_reports(&old, &new, threshold_pct, strict);
 
     println!(
         "baseline {}: {} {}, {} on {}",
@@ -261,6 +290,25 @@ pub fn compare(
         println!(
             "The hosts differ: comparing ratios only ({} absolute figures not compared).",
             cmp.not_comparable
+        );
+    }
+    if cmp.busy {
+        println!(
+            "WARNING: {} made on a busy machine (load average above its {} cores): wall-clock figures \
+             move with the load, not the code. Worse time, ratio and CPU figures are marked \
+             \"unconfirmed (busy)\" and do not fail the comparison{}; allocation counts and bytes are \
+             judged as usual. Re-run on a quiet machine to confirm.",
+            match (busy(&old), busy(&new)) {
+                (true, true) => "both runs were",
+                (true, false) => "the baseline was",
+                _ => "the current run was",
+            },
+            new.host.cores,
+            if strict {
+                " (except with --strict, given)"
+            } else {
+                " (use --strict to count them)"
+            }
         );
     }
     println!(
@@ -297,8 +345,9 @@ pub fn compare(
     }
     let regressions = cmp.count(Verdict::Regression);
     println!(
-        "\nsummary: {} compared: {regressions} regression(s), {} improved, {} within noise, {} unchanged; {} new, {} missing{}",
+        "\nsummary: {} compared: {regressions} regression(s), {} unconfirmed on a busy machine, {} improved, {} within noise, {} unchanged; {} new, {} missing{}",
         cmp.rows.len(),
+        cmp.count(Verdict::Unconfirmed),
         cmp.count(Verdict::Improved),
         cmp.count(Verdict::Noise),
         cmp.count(Verdict::Unchanged),
@@ -410,7 +459,7 @@ mod tests {
                 fig("n", Kind::Time, 1.0, 0.0),
             ],
         );
-        let cmp = compare_reports(&old, &new, 10.0);
+        let cmp = compare_reports(&old, &new, 10.0, false);
         assert!(!cmp.same_host);
         assert_eq!(cmp.rows.len(), 1);
         assert_eq!(cmp.rows[0].name, "r");
@@ -422,9 +471,42 @@ mod tests {
             &old,
             &report("AMD EPYC", vec![fig("r", Kind::Ratio, 1.3, 0.0)]),
             10.0,
+            false,
         );
         assert!(same.same_host);
         assert_eq!(same.missing, vec!["t".to_owned()]);
+    }
+
+    #[test]
+    fn a_busy_machine_leaves_time_regressions_unconfirmed_but_not_counts() {
+        let old = report(
+            "AMD EPYC",
+            vec![
+                fig("t", Kind::Time, 100.0, 0.0),
+                fig("c", Kind::Count, 50.0, 0.0),
+            ],
+        );
+        let mut new = report(
+            "AMD EPYC",
+            vec![
+                fig("t", Kind::Time, 200.0, 0.0),
+                fig("c", Kind::Count, 60.0, 0.0),
+            ],
+        );
+        new.load_average.start = [5.0, 4.0, 3.0];
+        assert!(busy(&new) && !busy(&old));
+        let cmp = compare_reports(&old, &new, 10.0, false);
+        assert!(cmp.busy);
+        assert_eq!(cmp.rows[0].verdict, Verdict::Unconfirmed);
+        assert_eq!(cmp.rows[1].verdict, Verdict::Regression);
+        let strict = compare_reports(&old, &new, 10.0, true);
+        assert_eq!(strict.rows[0].verdict, Verdict::Regression);
+        // A quiet pair judges time as usual.
+        new.load_average.start = [0.5, 0.5, 0.5];
+        assert_eq!(
+            compare_reports(&old, &new, 10.0, false).rows[0].verdict,
+            Verdict::Regression
+        );
     }
 
     #[test]

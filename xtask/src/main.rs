@@ -90,6 +90,10 @@ enum BaselineTask {
         /// Compare this report instead of target/xtask/bench-latest.json.
         #[arg(long, value_name = "FILE")]
         current: Option<PathBuf>,
+        /// Count worse wall-clock figures as regressions even when a run was made on a busy
+        /// machine (load average above the core count).
+        #[arg(long)]
+        strict: bool,
     },
 }
 
@@ -125,7 +129,8 @@ fn run(task: Task) -> anyhow::Result<()> {
             name,
             threshold,
             current,
-        }) => baseline::compare(&ws, &name, threshold, current.as_deref()),
+            strict,
+        }) => baseline::compare(&ws, &name, threshold, current.as_deref(), strict),
         Task::SizeCheck => size::run(&ws).map(drop),
         Task::Flamegraph {
             target,

@@ -146,7 +146,7 @@ fn derived_figure(
     b: &[f64],
     f: impl Fn(f64, f64) -> f64 + Copy,
 ) -> Figure {
-    derived_figure_with(name, kind, a, b, stats::median, f)
+    derived_figure_with(name, kind, a, b, ("medians", stats::median), f)
 }
 
 /// [`derived_figure`] of another statistic than the median (e.g. the 10th percentile, which
@@ -156,7 +156,7 @@ fn derived_figure_with(
     kind: Kind,
     a: &[f64],
     b: &[f64],
-    stat: impl Fn(&[f64]) -> f64 + Copy,
+    (stat_name, stat): (&str, impl Fn(&[f64]) -> f64 + Copy),
     f: impl Fn(f64, f64) -> f64 + Copy,
 ) -> Figure {
     let value = f(stat(a), stat(b));
@@ -169,7 +169,7 @@ fn derived_figure_with(
         Spread {
             low: lo,
             high: hi,
-            label: format!("min–max of {} block medians", blocks.len()),
+            label: format!("min–max of {} block {stat_name}", blocks.len()),
         },
     )
     .noise((hi - lo) / 2.0 / value.abs() * 100.0)
@@ -371,7 +371,7 @@ fn shim_overhead(bins: &Binaries, opts: &Options) -> Result<Outcome> {
                 Kind::Ratio,
                 shim,
                 floor,
-                |v| stats::percentile(v, 10.0),
+                ("10th percentiles", |v| stats::percentile(v, 10.0)),
                 |a, b| a / b,
             )
             .note(
@@ -426,6 +426,15 @@ fn wrapper(bins: &Binaries, opts: &Options) -> Result<Outcome> {
                 |a, b| a / b,
             )
             .note("median wrapper / median bash, same run"),
+            derived_figure_with(
+                "process.wrapper.ratio_to_bash_p10",
+                Kind::Ratio,
+                &times[1],
+                &times[0],
+                ("10th percentiles", |v| stats::percentile(v, 10.0)),
+                |a, b| a / b,
+            )
+            .note("10th percentiles: steadier than the median on an oversubscribed machine"),
         ],
         skipped: Vec::new(),
     })
@@ -532,6 +541,15 @@ fn hook(bins: &Binaries, opts: &Options) -> Result<Outcome> {
                 &floor_times,
                 |a, b| a / b,
             ),
+            derived_figure_with(
+                "process.hook.ratio_to_floor_p10",
+                Kind::Ratio,
+                &hook_times,
+                &floor_times,
+                ("10th percentiles", |v| stats::percentile(v, 10.0)),
+                |a, b| a / b,
+            )
+            .note("10th percentiles: steadier than the median on an oversubscribed machine"),
         ],
         skipped: Vec::new(),
     })

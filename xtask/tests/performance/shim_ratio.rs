@@ -15,8 +15,13 @@ use xtask::stats;
 
 use crate::support;
 
-/// The shim run may take at most this many times the floor (10th percentiles).
+/// The shim run may take at most this many times the floor (10th percentiles), with optimised
+/// binaries.
 pub const BOUND: f64 = 3.0;
+/// The same for unoptimised (debug) binaries, which `cargo test` alone leaves behind: they start
+/// slower, and on a shared 2-core machine the other tests of this binary run alongside. Still far
+/// below what a real regression (an extra process, a sleep, a retry loop) costs.
+pub const DEBUG_BOUND: f64 = 6.0;
 const RUNS: usize = 60;
 /// The percentile compared.
 const PERCENTILE: f64 = 10.0;
@@ -77,16 +82,21 @@ fn shim_overhead_over_the_floor_stays_under_the_bound() {
         stats::percentile(&times.shim, PERCENTILE),
     );
     let ratio = s / f;
+    let bound = if dir.ends_with("debug") {
+        DEBUG_BOUND
+    } else {
+        BOUND
+    };
     eprintln!(
-        "shim_ratio: p10 floor {:.0} µs, p10 shim {:.0} µs, ratio {ratio:.2} (bound {BOUND}); medians {:.0} / {:.0} µs",
+        "shim_ratio: p10 floor {:.0} µs, p10 shim {:.0} µs, ratio {ratio:.2} (bound {bound}); medians {:.0} / {:.0} µs",
         f / 1e3,
         s / 1e3,
         stats::median(&times.floor) / 1e3,
         stats::median(&times.shim) / 1e3
     );
     assert!(
-        ratio < BOUND,
-        "the shim took {ratio:.2}× the floor (10th percentiles {:.0} µs vs {:.0} µs over {RUNS} alternating runs); bound {BOUND}×",
+        ratio < bound,
+        "the shim took {ratio:.2}× the floor (10th percentiles {:.0} µs vs {:.0} µs over {RUNS} alternating runs); bound {bound}×",
         s / 1e3,
         f / 1e3
     );
