@@ -312,9 +312,10 @@ impl InputThread {
 
     fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        // Not joined: when the terminal is gone (a closed tmux pane, a hung-up ssh session)
+        // crossterm's reader can spin inside `poll` on end-of-file and never come back to check
+        // the flag. The process is exiting anyway, which ends the thread.
+        drop(self.handle.take());
     }
 }
 
