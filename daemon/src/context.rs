@@ -19,7 +19,8 @@ pub struct Detected {
     pub source: String,
     /// The agent's name, when known.
     pub agent: Option<String>,
-    /// The pid of the agent process, when found in the ancestry.
+    /// The pid of the agent process, when the ancestry walk already found it (the daemon looks
+    /// it up with [`Detector::agent_ancestor`] only when an approval needs it).
     pub agent_pid: Option<u32>,
 }
 
@@ -130,7 +131,7 @@ impl Detector {
                 context: Context::Ai,
                 source: format!("agent hook ({agent})"),
                 agent: Some(agent.clone()),
-                agent_pid: self.agent_ancestor(client_pid).map(|(_, pid)| pid),
+                agent_pid: None, // looked up only when an approval needs it
             };
         }
         match hints.safeshell_context.as_deref().map(str::trim) {
@@ -139,7 +140,7 @@ impl Detector {
                     context: Context::Ai,
                     source: "SAFESHELL_CONTEXT=ai".into(),
                     agent: None,
-                    agent_pid: self.agent_ancestor(client_pid).map(|(_, pid)| pid),
+                    agent_pid: None, // looked up only when an approval needs it
                 };
             }
             Some("human") => {
@@ -156,7 +157,7 @@ impl Detector {
                             "marker {marker} (SAFESHELL_CONTEXT=human ignored inside an agent)"
                         ),
                         agent: Some(marker_agent(marker).to_owned()),
-                        agent_pid: self.agent_ancestor(client_pid).map(|(_, pid)| pid),
+                        agent_pid: None, // looked up only when an approval needs it
                     };
                 }
                 if let Some((name, pid)) = self.agent_ancestor(client_pid) {
@@ -183,16 +184,11 @@ impl Detector {
             .iter()
             .find(|m| self.markers.iter().any(|k| k == *m))
         {
-            let ancestor = self.agent_ancestor(client_pid);
             return Detected {
                 context: Context::Ai,
                 source: format!("marker {marker}"),
-                agent: Some(
-                    ancestor
-                        .as_ref()
-                        .map_or_else(|| marker_agent(marker).to_owned(), |(n, _)| n.clone()),
-                ),
-                agent_pid: ancestor.map(|(_, pid)| pid),
+                agent: Some(marker_agent(marker).to_owned()),
+                agent_pid: None, // looked up only when an approval needs it
             };
         }
         if let Some((name, pid)) = self.agent_ancestor(client_pid) {

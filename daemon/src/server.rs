@@ -910,14 +910,22 @@ impl Daemon {
         };
 
         // A person's earlier "for the session" decision on this exact command answers it now.
-        let session = SessionKey {
-            commands: segment_keys(&req.command),
-            repo: repository_of(&cwd),
-            agent_session: agent_session(&detected, client_pid),
-        };
+        // What a session decision covers, and the agent's pid: looked up (parsing, /proc, the
+        // repository) only when a person's approval is involved, never on the plain allow path.
+        let mut detected = detected;
+        let session = (action == Action::RequireApproval).then(|| {
+            if detected.agent_pid.is_none() && detected.context == Context::Ai {
+                detected.agent_pid = self.detector.agent_ancestor(client_pid).map(|(_, pid)| pid);
+            }
+            SessionKey {
+                commands: segment_keys(&req.command),
+                repo: repository_of(&cwd),
+                agent_session: agent_session(&detected, client_pid),
+            }
+        });
         let mut remembered = None;
-        if action == Action::RequireApproval {
-            remembered = self.session_decision(&session);
+        if let Some(session) = &session {
+            remembered = self.session_decision(session);
             match &remembered {
                 Some(SessionVerdict::Allow) if !once => {
                     action = Action::Allow;
@@ -992,8 +1000,8 @@ impl Daemon {
                     session_allowed: !once,
                     session_scope: format!(
                         "the same command (`{text}`), in {}, for {}, for {} minutes",
-                        session.repo,
-                        session.agent_session,
+                        session.as_ref().map_or("", |s| s.repo.as_str()),
+                        session.as_ref().map_or("", |s| s.agent_session.as_str()),
                         self.config.session_approval_secs.div_ceil(60)
                     ),
                 };
@@ -1040,13 +1048,17 @@ impl Daemon {
                         Ok((ApprovalVerdict::ApproveSession, _)) => {
                             // A rule marked `approval_scope = "once"` is never remembered.
                             if !once {
-                                self.remember(session.clone(), SessionVerdict::Allow);
+                                if let Some(session) = &session {
+                                    self.remember(session.clone(), SessionVerdict::Allow);
+                                }
                             }
                             ApprovalOutcome::Approved { by_session: !once }
                         }
                         Ok((ApprovalVerdict::Deny, reason)) => ApprovalOutcome::Denied { reason },
                         Ok((ApprovalVerdict::DenySession, reason)) => {
-                            self.remember(session.clone(), SessionVerdict::Deny(reason.clone()));
+                            if let Some(session) = &session {
+                                self.remember(session.clone(), SessionVerdict::Deny(reason.clone()));
+                            }
                             ApprovalOutcome::Denied { reason }
                         }
                         Err(_) => ApprovalOutcome::DaemonShutdown,
