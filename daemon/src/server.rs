@@ -1047,11 +1047,10 @@ impl Daemon {
                         Ok((ApprovalVerdict::ApproveOnce, _)) => ApprovalOutcome::Approved { by_session: false },
                         Ok((ApprovalVerdict::ApproveSession, _)) => {
                             // A rule marked `approval_scope = "once"` is never remembered.
-                            if !once {
-                                if let Some(session) = &session {
+                            if !once
+                                && let Some(session) = &session {
                                     self.remember(session.clone(), SessionVerdict::Allow);
                                 }
-                            }
                             ApprovalOutcome::Approved { by_session: !once }
                         }
                         Ok((ApprovalVerdict::Deny, reason)) => ApprovalOutcome::Denied { reason },
