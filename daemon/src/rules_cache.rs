@@ -54,7 +54,8 @@ pub struct RulesCache {
     lookups: Mutex<HashMap<PathBuf, (Option<PathBuf>, Instant)>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a mutex, recovering it if a panicking request poisoned it (the daemon must go on).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 

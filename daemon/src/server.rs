@@ -32,7 +32,7 @@ use crate::context::{self, Detected, Detector};
 use crate::facts::{find_git_dir, read_branch};
 use crate::messages;
 use crate::paths;
-use crate::rules_cache::RulesCache;
+use crate::rules_cache::{RulesCache, lock};
 
 /// Events buffered per monitor before further events to it are dropped (and counted).
 pub const SUBSCRIBER_BUFFER: usize = 1024;
@@ -42,10 +42,6 @@ pub const HISTORY_LEN: usize = 1000;
 pub const PID_FILE: &str = "daemon.pid";
 /// The lock file name in the state directory.
 pub const LOCK_FILE: &str = "daemon.lock";
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
