@@ -117,12 +117,16 @@ impl Conn {
 }
 
 fn check_request() -> Request {
+    check_request_with(ContextHints::default())
+}
+
+fn check_request_with(hints: ContextHints) -> Request {
     Request::Check(CheckRequest {
         command: CommandSpec::Argv(vec!["git".into(), "status".into(), "--short".into()]),
         cwd: "/".into(),
         surface: Surface::PathShim,
         client_pid: std::process::id(),
-        hints: ContextHints::default(),
+        hints,
         env: vec![("HOME".into(), "/nonexistent".into())],
         token: None,
         approval: Default::default(),
@@ -147,12 +151,21 @@ fn connect_and_check(bencher: Bencher) {
     });
 }
 
-/// One check on an open connection.
-#[divan::bench(sample_count = 200)]
-fn round_trip(bencher: Bencher) {
+/// One check on an open connection: `human` carries no hints, so the daemon reads the client's
+/// ancestry from `/proc` (cached per parent); `agent_marker` names an agent marker, so it reads
+/// nothing from `/proc`.
+#[divan::bench(args = ["human", "agent_marker"], sample_count = 200)]
+fn round_trip(bencher: Bencher, kind: &str) {
     let d = Daemon::start(100);
     let mut c = Conn::open(&d.socket).unwrap();
-    let req = check_request();
+    let hints = match kind {
+        "human" => ContextHints::default(),
+        _ => ContextHints {
+            agent_markers: vec!["CLAUDECODE".into()],
+            ..ContextHints::default()
+        },
+    };
+    let req = check_request_with(hints);
     bencher.bench_local(|| c.check(&req));
 }
 

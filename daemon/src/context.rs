@@ -5,7 +5,12 @@
 //! matched against agent program names. Ancestry walks are cached per parent process.
 
 use std::collections::HashMap;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::sync::Mutex;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::rules_cache::lock;
 
 use safeshell_protocol::{ContextHints, Surface};
 use safeshell_rules::Context;
@@ -37,29 +42,68 @@ pub struct ProcInfo {
     pub argv_names: Vec<String>,
 }
 
-/// Reads `/proc/<pid>/stat`: (comm, parent pid, start time).
-fn read_stat(pid: u32) -> Option<(String, u32, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so split at the last `)`.
+/// The longest `/proc/<pid>/stat` line: 52 numeric fields of at most 20 digits and a `comm` of
+/// at most 64 bytes fit in well under this.
+const STAT_CAPACITY: usize = 2048;
+
+/// Reads `/proc/<pid>/stat` with one `read` into a stack buffer (the kernel renders the whole
+/// line on the first read; `fs::read_to_string` would add a size query and two more reads, and
+/// this is on the path of every request without agent hints) and hands the text to `parse`.
+fn with_stat<T>(pid: u32, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; STAT_CAPACITY];
+    let mut len = 0;
+    loop {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                // A short read of a single-record seq file is the whole record; only a full
+                // buffer could be cut short, and then the line does not fit: give up.
+                if len < buf.len() {
+                    break;
+                }
+                return None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    parse(std::str::from_utf8(&buf[..len]).ok()?)
+}
+
+/// Splits a stat line into `comm` and the fields after it. `pid (comm) state ppid …`: comm may
+/// hold spaces and parentheses, so split at the last `)`.
+fn split_stat(stat: &str) -> Option<(&str, std::str::Split<'_, char>)> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
-    let comm = stat[open + 1..close].to_owned();
-    let mut fields = stat.get(close + 2..)?.split(' ');
-    let ppid = fields.nth(1)?.parse().ok()?;
-    let start_time = fields.nth(17)?.parse().ok()?;
-    Some((comm, ppid, start_time))
+    Some((&stat[open + 1..close], stat.get(close + 2..)?.split(' ')))
+}
+
+/// Reads `/proc/<pid>/stat`: (comm, parent pid, start time).
+fn read_stat(pid: u32) -> Option<(String, u32, u64)> {
+    with_stat(pid, |stat| {
+        let (comm, mut fields) = split_stat(stat)?;
+        let ppid = fields.nth(1)?.parse().ok()?;
+        let start_time = fields.nth(17)?.trim_end().parse().ok()?;
+        Some((comm.to_owned(), ppid, start_time))
+    })
 }
 
 /// The session id of a process (`/proc/<pid>/stat` field 6).
 pub fn session_id(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let close = stat.rfind(')')?;
-    stat.get(close + 2..)?.split(' ').nth(3)?.parse().ok()
+    with_stat(pid, |stat| split_stat(stat)?.1.nth(3)?.parse().ok())
 }
 
 /// A process's parent pid and start time (one small read).
 pub fn parent_and_start(pid: u32) -> Option<(u32, u64)> {
-    read_stat(pid).map(|(_, ppid, start)| (ppid, start))
+    with_stat(pid, |stat| {
+        let mut fields = split_stat(stat)?.1;
+        let ppid = fields.nth(1)?.parse().ok()?;
+        let start_time = fields.nth(17)?.trim_end().parse().ok()?;
+        Some((ppid, start_time))
+    })
 }
 
 /// Reads a process's parent, start time and names from `/proc`.
@@ -101,18 +145,70 @@ pub fn is_descendant_of(pid: u32, ancestor: u32) -> bool {
     false
 }
 
-/// A process identity that survives pid reuse: (pid, start time).
-type ProcKey = (u32, u64);
+/// Tells whether a cached process is still the one a pid names, so a reused pid never inherits
+/// another process's ancestry.
+#[derive(Debug)]
+enum Identity {
+    /// A pidfd (Linux ≥ 5.3): it becomes readable when the process exits, so one `poll` with no
+    /// timeout answers the question without reading `/proc`.
+    Pidfd(OwnedFd),
+    /// Where pidfds are unavailable (older kernels, or out of file descriptors): the start time,
+    /// compared with a fresh read of `/proc/<pid>/stat`.
+    StartTime(u64),
+}
 
-/// Detects contexts, caching ancestry walks by (parent pid, its start time).
+impl Identity {
+    fn of(pid: u32) -> Option<Identity> {
+        match pidfd_open(pid) {
+            Some(fd) => Some(Identity::Pidfd(fd)),
+            None => parent_and_start(pid).map(|(_, start)| Identity::StartTime(start)),
+        }
+    }
+
+    /// True while the process this identity was taken from is alive (and so still owns `pid`).
+    fn still_names(&self, pid: u32) -> bool {
+        match self {
+            Identity::Pidfd(fd) => {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                // Zero events within no timeout: not exited. An error counts as "gone".
+                matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
+            }
+            Identity::StartTime(start) => {
+                parent_and_start(pid).is_some_and(|(_, now)| now == *start)
+            }
+        }
+    }
+}
+
+/// `pidfd_open(2)`: a file descriptor that refers to the process itself rather than its number.
+#[allow(unsafe_code)]
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: pidfd_open takes a pid and flags (0) by value and touches no memory of ours; it
+    // returns a new file descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the kernel just returned this descriptor to us, open and owned by nobody else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// One parent process's ancestry walk.
+#[derive(Debug)]
+struct Walked {
+    identity: Identity,
+    found: Option<(String, u32)>,
+}
+
+/// Detects contexts, caching ancestry walks per parent process.
 pub struct Detector {
     markers: Vec<String>,
     programs: Vec<String>,
-    cache: Mutex<HashMap<ProcKey, Option<(String, u32)>>>,
+    cache: Mutex<HashMap<u32, Walked>>,
 }
 
-/// Cached ancestry entries kept before the cache is cleared.
-pub const ANCESTRY_CACHE_LIMIT: usize = 4096;
+/// Parent processes whose walks are kept (each holds a pidfd). When full, entries of processes
+/// that have exited are dropped first, then all.
+pub const ANCESTRY_CACHE_LIMIT: usize = 512;
 
 impl Detector {
     /// A detector with the configured marker variables and agent program names.
@@ -208,20 +304,48 @@ impl Detector {
     }
 
     /// The nearest ancestor of `pid` (excluding itself) whose name is an agent program.
+    ///
+    /// Costs one read of `/proc/<pid>/stat` and one `poll` when the parent was seen before.
     pub fn agent_ancestor(&self, pid: u32) -> Option<(String, u32)> {
         let (parent, _) = parent_and_start(pid)?;
-        let parent_start = parent_and_start(parent).map_or(0, |(_, start)| start);
-        let key = (parent, parent_start);
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
-            return hit.clone();
+        {
+            let mut cache = lock(&self.cache);
+            if let Some(walked) = cache.get(&parent) {
+                // Alive now, so it was alive when `pid`'s stat named it as the parent.
+                if walked.identity.still_names(parent) {
+                    return walked.found.clone();
+                }
+                cache.remove(&parent);
+            }
+        }
+        let identity = Identity::of(parent)?;
+        // The parent may have exited (and its pid been reused) between the read above and taking
+        // its identity; `pid` is then an orphan with another parent: walk, but cache nothing.
+        if parent_and_start(pid).map(|(p, _)| p) != Some(parent) {
+            return self.walk(parent_and_start(pid)?.0);
         }
         let found = self.walk(parent);
-        let mut cache = self.cache.lock().expect("cache lock");
+        let mut cache = lock(&self.cache);
         if cache.len() >= ANCESTRY_CACHE_LIMIT {
-            cache.clear();
+            cache.retain(|pid, walked| walked.identity.still_names(*pid));
+            if cache.len() >= ANCESTRY_CACHE_LIMIT {
+                cache.clear();
+            }
         }
-        cache.insert(key, found.clone());
+        cache.insert(
+            parent,
+            Walked {
+                identity,
+                found: found.clone(),
+            },
+        );
         found
+    }
+
+    /// Parent processes whose walks are cached (for tests).
+    #[cfg(test)]
+    fn cached(&self) -> usize {
+        lock(&self.cache).len()
     }
 
     fn walk(&self, start: u32) -> Option<(String, u32)> {
@@ -265,6 +389,32 @@ mod tests {
         assert!(me.ppid > 0);
         assert!(is_descendant_of(std::process::id(), me.ppid));
         assert!(!is_descendant_of(me.ppid, std::process::id()));
+    }
+
+    #[test]
+    fn stat_fields_survive_a_name_with_spaces_and_parentheses() {
+        let dir = std::env::temp_dir().join(format!("safeshell-stat-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let odd = dir.join("a) b (c");
+        std::fs::copy("/bin/sleep", &odd).unwrap();
+        let mut child = std::process::Command::new(&odd).arg("5").spawn().unwrap();
+        let pid = child.id();
+        let info = proc_info(pid);
+        let (ppid, start) = parent_and_start(pid).unwrap();
+        let session = session_id(pid);
+        // The same fields read the plain way, counted from the last `)`.
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let after: Vec<&str> = text[text.rfind(')').unwrap() + 2..].split(' ').collect();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let info = info.unwrap();
+        assert_eq!(info.comm, "a) b (c");
+        assert_eq!(info.ppid, std::process::id());
+        assert_eq!((ppid, start), (info.ppid, info.start_time));
+        assert_eq!(after[1].parse::<u32>().unwrap(), ppid);
+        assert_eq!(after[19].parse::<u64>().unwrap(), start);
+        assert_eq!(session, Some(after[3].parse().unwrap()));
     }
 
     #[test]
@@ -331,5 +481,145 @@ mod tests {
         child.kill().ok();
         child.wait().ok();
         assert_eq!(found, Some((me.comm.clone(), std::process::id())));
+    }
+
+    /// A `sh` that starts `sleep` children on demand: one parent with several children, like a
+    /// shell running shimmed commands.
+    struct Parent {
+        shell: std::process::Child,
+        dir: std::path::PathBuf,
+    }
+
+    impl Parent {
+        fn start(name: &str) -> Parent {
+            let dir = std::env::temp_dir().join(format!("safeshell-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            // Each line on stdin starts one background sleep and writes its pid to a file.
+            let shell = std::process::Command::new("sh")
+                .arg("-c")
+                .arg("while read n; do sleep 30 & echo $! > \"$0/$n.tmp\"; mv \"$0/$n.tmp\" \"$0/$n\"; done")
+                .arg(&dir)
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            Parent { shell, dir }
+        }
+
+        fn child(&mut self, n: u32) -> u32 {
+            use std::io::Write;
+            writeln!(self.shell.stdin.as_mut().unwrap(), "{n}").unwrap();
+            let file = self.dir.join(n.to_string());
+            for _ in 0..500 {
+                if let Ok(text) = std::fs::read_to_string(&file) {
+                    return text.trim().parse().unwrap();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            panic!("no child started");
+        }
+    }
+
+    impl Drop for Parent {
+        fn drop(&mut self) {
+            for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+                if let Some(pid) = std::fs::read_to_string(entry.path())
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok())
+                {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            let _ = self.shell.kill();
+            let _ = self.shell.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    #[test]
+    fn one_walk_serves_every_child_of_a_parent() {
+        let me = proc_info(std::process::id()).unwrap();
+        let d = Detector::new(vec![], vec![me.comm.clone()]);
+        let mut parent = Parent::start("walks");
+        let first = parent.child(1);
+        let second = parent.child(2);
+        let expected = Some((me.comm.clone(), std::process::id()));
+        assert_eq!(d.agent_ancestor(first), expected);
+        assert_eq!(d.cached(), 1);
+        assert_eq!(d.agent_ancestor(second), expected);
+        assert_eq!(
+            d.cached(),
+            1,
+            "the second child's parent was walked already"
+        );
+    }
+
+    #[test]
+    fn an_identity_stops_naming_a_process_that_exited() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let pidfd = Identity::of(pid).unwrap();
+        assert!(
+            matches!(pidfd, Identity::Pidfd(_)),
+            "this kernel has pidfds"
+        );
+        let start = Identity::StartTime(parent_and_start(pid).unwrap().1);
+        assert!(pidfd.still_names(pid));
+        assert!(start.still_names(pid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!pidfd.still_names(pid));
+        assert!(!start.still_names(pid));
+    }
+
+    #[test]
+    fn a_cached_walk_is_dropped_when_its_parent_exits() {
+        let me = proc_info(std::process::id()).unwrap();
+        let d = Detector::new(vec![], vec![me.comm.clone()]);
+        let mut parent = Parent::start("exits");
+        let child = parent.child(1);
+        let shell = parent.shell.id();
+        assert!(d.agent_ancestor(child).is_some());
+        assert!(lock(&d.cache).contains_key(&shell));
+        drop(parent); // the shell exits; its sleep is killed
+        assert!(!lock(&d.cache)[&shell].identity.still_names(shell));
+    }
+
+    #[test]
+    fn a_full_cache_sheds_the_walks_of_exited_parents_first() {
+        let d = Detector::new(vec![], vec!["no-such-agent".into()]);
+        let mut parent = Parent::start("full");
+        let shell = parent.shell.id();
+        assert_eq!(d.agent_ancestor(parent.child(1)), None);
+        {
+            let mut cache = lock(&d.cache);
+            // Pids this high never exist, so these stand for parents that have exited.
+            for i in 0..ANCESTRY_CACHE_LIMIT - 1 {
+                let walked = Walked {
+                    identity: Identity::StartTime(0),
+                    found: None,
+                };
+                cache.insert(u32::MAX - i as u32, walked);
+            }
+            assert_eq!(cache.len(), ANCESTRY_CACHE_LIMIT);
+        }
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        assert_eq!(d.agent_ancestor(child.id()), None);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let cache = lock(&d.cache);
+        let mut kept: Vec<u32> = cache.keys().copied().collect();
+        kept.sort_unstable();
+        let mut expected = vec![shell, std::process::id()];
+        expected.sort_unstable();
+        assert_eq!(kept, expected);
     }
 }
