@@ -379,7 +379,10 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(
     stream: S,
     peer_pid: u32,
 ) -> Result<()> {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (reader, mut writer) = tokio::io::split(stream);
+    // Buffered: a shim sends its hello and its check in one write, and each frame is a length
+    // and a payload; one `read` then serves several `read_exact`s.
+    let mut reader = tokio::io::BufReader::with_capacity(4096, reader);
     let mut buf = Vec::new();
     if !read_frame(&mut reader, &mut buf).await? {
         return Ok(());

@@ -198,6 +198,48 @@ fn approvals_resolved_by_a_person_decide() {
 }
 
 #[test]
+fn the_real_program_is_found_past_every_alias_of_the_shims() {
+    // PATH: the shims directory reached through a symlink, the shims directory, a directory
+    // holding another link to the shim binary, then the real `tool`. The shim must skip the first
+    // three (running itself again would loop) and exec the real one.
+    let h = Harness::new(RULES);
+    let aliases = h.markers().parent().unwrap().join("aliases");
+    std::fs::create_dir_all(&aliases).unwrap();
+    let via_link = aliases.join("shims-link");
+    std::os::unix::fs::symlink(h.shims(), &via_link).unwrap();
+    let other = aliases.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::os::unix::fs::symlink(shim_exe(), other.join("tool")).unwrap();
+    let path = format!(
+        "{}:{}:{}:{}",
+        via_link.display(),
+        h.shims().display(),
+        other.display(),
+        h.path_var()
+    );
+    let out = h
+        .command(via_link.join("tool"))
+        .env("PATH", &path)
+        .args(["hello", "touch=found"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("tool args: hello touch=found"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(h.marker("found"));
+    // Checked exactly once: the shim never ran itself again.
+    let audit = h.audit();
+    let checks = audit
+        .iter()
+        .filter(|e| e["command"] == serde_json::json!(["tool", "hello", "touch=found"]))
+        .count();
+    assert_eq!(checks, 1, "{audit:?}");
+}
+
+#[test]
 fn the_shell_wrapper_decides_whole_strings() {
     let h = Harness::new(RULES);
     let wrapper = shim_exe();
@@ -911,4 +953,90 @@ fn a_stuck_monitor_never_delays_decisions_and_drops_are_counted() {
     let logs = text(&h.safeshell(&["daemon", "logs", "-n", "3"]).stdout);
     assert!(logs.contains("listening on"), "{logs}");
     drop(stuck);
+}
+
+#[test]
+fn a_daemon_of_another_protocol_version_is_named_and_nothing_runs() {
+    use safeshell_protocol::{self as proto, Hello, HelloReply, PROTOCOL_VERSION};
+    let h = Harness::without_daemon(RULES);
+    // A stand-in for a daemon from another release: it answers the hello and closes.
+    let listener = std::os::unix::net::UnixListener::bind(h.socket()).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = Vec::new();
+        let hello: Hello = proto::read_message(&mut stream, &mut buf).unwrap().unwrap();
+        let reply = HelloReply {
+            version: PROTOCOL_VERSION + 1,
+            daemon_version: "9.9.9".into(),
+            accepted: false,
+        };
+        proto::write_frame(&mut stream, &reply, &mut buf).unwrap();
+        hello.version
+    });
+    let out = h.command("tool").arg("touch=ran").output().unwrap();
+    assert_eq!(server.join().unwrap(), PROTOCOL_VERSION);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "client speaks v{PROTOCOL_VERSION}, daemon speaks v{}",
+            PROTOCOL_VERSION + 1
+        )),
+        "{stderr}"
+    );
+    assert!(!h.marker("ran"));
+}
+
+#[test]
+fn a_check_sent_behind_a_refused_hello_is_never_decided() {
+    use safeshell_protocol::{
+        self as proto, CheckRequest, ClientKind, CommandSpec, ContextHints, Hello, HelloReply,
+        PROTOCOL_VERSION, Request, Surface,
+    };
+    let h = Harness::new(RULES);
+    // A client from another release sends its hello and its check in one write, as shims do.
+    let mut hello = Hello::new(ClientKind::Shim, "0.0.0");
+    hello.version = PROTOCOL_VERSION + 1;
+    let check = Request::Check(CheckRequest {
+        command: CommandSpec::Argv(vec!["tool".into(), "unseen".into()]),
+        cwd: "/".into(),
+        surface: Surface::PathShim,
+        client_pid: std::process::id(),
+        hints: ContextHints::default(),
+        env: vec![],
+        token: None,
+        approval: Default::default(),
+        approval_timeout_secs: None,
+    });
+    let (mut bytes, mut frame) = (Vec::new(), Vec::new());
+    proto::encode(&hello, &mut frame).unwrap();
+    bytes.extend_from_slice(&frame);
+    proto::encode(&check, &mut frame).unwrap();
+    bytes.extend_from_slice(&frame);
+    let mut stream = std::os::unix::net::UnixStream::connect(h.socket()).unwrap();
+    stream.write_all(&bytes).unwrap();
+    let reply: HelloReply = proto::read_message(&mut stream, &mut frame)
+        .unwrap()
+        .unwrap();
+    assert!(!reply.accepted);
+    assert_eq!(reply.version, PROTOCOL_VERSION);
+    // Then the daemon closes the connection without an answer to the check.
+    let next: Option<proto::Response> = proto::read_message(&mut stream, &mut frame).unwrap();
+    assert_eq!(next, None);
+    // A check of this build on a new connection is answered (and audited) as usual, and the
+    // refused one never was.
+    let ok = h.command("tool").arg("seen").output().unwrap();
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    let audit = h.audit();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["command"] == serde_json::json!(["tool", "seen"]))
+    );
+    assert!(
+        !audit
+            .iter()
+            .any(|e| e["command"] == serde_json::json!(["tool", "unseen"])),
+        "{audit:?}"
+    );
 }

@@ -2,7 +2,7 @@
 //! the two settings the shim reads itself (it has no TOML parser, by design).
 
 use std::ffi::OsString;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 fn state_dir() -> Option<PathBuf> {
@@ -50,39 +50,48 @@ pub fn on_unavailable() -> String {
         .unwrap_or_else(|| "allow".into())
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
+/// A file's identity: (device, inode), following symbolic links.
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
-fn is_executable(p: &Path) -> bool {
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+fn same_file(a: &Path, b: &Path) -> bool {
+    identity(a).is_some_and(|a| Some(a) == identity(b))
+}
+
+fn is_executable(m: &std::fs::Metadata) -> bool {
+    m.is_file() && m.permissions().mode() & 0o111 != 0
 }
 
 /// The real program for `name`: the first executable on PATH that is not in the shims directory
 /// and is not this shim.
+///
+/// Files are compared by (device, inode), and a directory or this binary is looked at only once a
+/// candidate exists: one `stat` per PATH entry in the common case, where `canonicalize` of every
+/// entry cost a `readlink` per path component (about 90 system calls for a typical PATH).
 pub fn real_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    let shims = shims_dir().and_then(|d| std::fs::canonicalize(d).ok());
-    let me = std::env::current_exe()
-        .ok()
-        .and_then(|e| std::fs::canonicalize(e).ok());
+    let mut shims = None;
+    let mut me = None;
     for dir in std::env::split_paths(&path) {
         let dir = if dir.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
             dir
         };
-        if shims.is_some() && std::fs::canonicalize(&dir).ok() == shims {
-            continue;
-        }
         let candidate = dir.join(name);
-        if !is_executable(&candidate) {
+        let Ok(meta) = std::fs::metadata(&candidate) else {
+            continue;
+        };
+        if !is_executable(&meta) {
             continue;
         }
-        if me.is_some() && std::fs::canonicalize(&candidate).ok() == me {
+        let shims = shims.get_or_insert_with(|| shims_dir().and_then(|d| identity(&d)));
+        if shims.is_some() && identity(&dir) == *shims {
+            continue;
+        }
+        let me = me.get_or_insert_with(|| std::env::current_exe().ok().and_then(|e| identity(&e)));
+        if *me == Some((meta.dev(), meta.ino())) {
             continue;
         }
         return Some(candidate);
@@ -103,7 +112,8 @@ pub fn real_shell() -> PathBuf {
         .chain(["/bin/bash".to_owned(), "/bin/sh".to_owned()])
     {
         let p = PathBuf::from(&candidate);
-        if is_executable(&p) && !same_file(&p, &me) {
+        let executable = std::fs::metadata(&p).is_ok_and(|m| is_executable(&m));
+        if executable && !same_file(&p, &me) {
             return p;
         }
     }
