@@ -13,8 +13,8 @@ use regex::Regex;
 use crate::divan_parse::{self, Bench};
 use crate::process_bench::{self, Binaries};
 use crate::report::{self, Figure, Kind, Report, Selection, Skipped, Spread};
-use crate::size;
 use crate::workspace::{self, Workspace};
+use crate::{dist, size};
 
 /// The pseudo-package that selects the whole-process figures with `--package`.
 pub const PROCESS_PACKAGE: &str = "process";
@@ -68,8 +68,8 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<PathBuf> {
             filter: args.filter.clone(),
             quick: args.quick,
         },
-        "divan benches: profile `bench` (release + debuginfo); whole-process figures: profile \
-         `stripped-release` (what ships)",
+        "divan benches: profile `bench` (release + debuginfo); whole-process figures: the shipped \
+         binaries (`cargo xtask dist`: profile `stripped-release`)",
     )?;
     let busy = report.load_average.start[0] > report.host.cores as f64;
     eprintln!(
@@ -118,14 +118,19 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<PathBuf> {
     if with_process {
         eprintln!("\n== whole-process figures (profile {})", size::PROFILE);
         match build_shipped(ws) {
-            Ok(bins) => process_bench::run(
-                &bins,
-                &process_bench::Options {
-                    quick: args.quick,
-                    filter,
-                },
-                &mut report,
-            ),
+            Ok(bins) => {
+                if let Ok(linkage) = dist::linkage_of(&bins.shim) {
+                    report.profiles += &format!(", shim linked {}", linkage.as_str());
+                }
+                process_bench::run(
+                    &bins,
+                    &process_bench::Options {
+                        quick: args.quick,
+                        filter,
+                    },
+                    &mut report,
+                );
+            }
             Err(e) => report.failures.push(Skipped {
                 name: "process".into(),
                 reason: format!("{e:#}"),
@@ -372,26 +377,10 @@ pub fn frame_figures(figures: &[Figure], benches: &[String]) -> Vec<Figure> {
     out
 }
 
-/// Builds `safeshell` and `safeshell-shim` with the shipping profile and returns their paths.
+/// Builds `safeshell` and `safeshell-shim` as they ship ([`dist::build`]) and returns their
+/// paths.
 pub fn build_shipped(ws: &Workspace) -> Result<Binaries> {
-    let sh = ws.shell()?;
-    workspace::run(workspace::cmd(&sh, &workspace::cargo()).args([
-        "build",
-        "--profile",
-        size::PROFILE,
-        "-p",
-        "safeshell",
-        "-p",
-        "safeshell-shim",
-    ]))?;
-    let dir = ws.target.join(size::PROFILE);
-    let bins = Binaries {
-        safeshell: dir.join("safeshell"),
-        shim: dir.join("safeshell-shim"),
-    };
-    workspace::require_file(&bins.safeshell, "the build did not produce it")?;
-    workspace::require_file(&bins.shim, "the build did not produce it")?;
-    Ok(bins)
+    dist::build(ws)
 }
 
 fn print_summary(report: &Report) {

@@ -2,7 +2,8 @@
 //! command line, and the performance regression tests (`tests/performance`) reuse the daemon
 //! harness and statistics from here.
 //!
-//! One task per module: [`bench`], [`baseline`], [`size`], [`flamegraph`], [`ci`]; shared pieces:
+//! One task per module: [`bench`], [`baseline`], [`size`], [`flamegraph`], [`ci`], [`dist`];
+//! shared pieces:
 //! [`divan_parse`] (divan's text output), [`process_bench`] (whole-process figures),
 //! [`harness`] (a real daemon in a temporary home), [`report`] (the JSON file), [`stats`],
 //! [`workspace`] (paths, `cargo metadata`, echoing commands).
@@ -10,6 +11,7 @@
 pub mod baseline;
 pub mod bench;
 pub mod ci;
+pub mod dist;
 pub mod divan_parse;
 pub mod flamegraph;
 pub mod harness;

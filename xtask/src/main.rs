@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use xtask::workspace::Workspace;
-use xtask::{baseline, bench, ci, flamegraph, size};
+use xtask::{baseline, bench, ci, dist, flamegraph, size};
 
 #[derive(Parser)]
 #[command(
@@ -43,9 +43,17 @@ enum Task {
     /// Save or compare baselines (benchmarks/baseline/NAME.json).
     #[command(subcommand)]
     Baseline(BaselineTask),
-    /// Build the shipped binaries (profile stripped-release) and check their sizes against
+    /// Build the shipped binaries (as `dist` does) and check their sizes against
     /// xtask/size-budget.toml; fails on a breach.
     SizeCheck,
+    /// Build the binaries as they ship: profile stripped-release, and the shim linked statically
+    /// on Linux/glibc (it starts on every intercepted command); optionally install them.
+    Dist {
+        /// Copy `safeshell` and `safeshell-shim` into this directory (e.g. ~/.local/bin),
+        /// replacing older copies atomically.
+        #[arg(long, value_name = "DIR")]
+        install: Option<PathBuf>,
+    },
     /// Record a bench target (rules, protocol, daemon, shim, …) or a scenario (daemon-load,
     /// check) with perf and render an SVG under target/flamegraphs/.
     Flamegraph {
@@ -132,6 +140,7 @@ fn run(task: Task) -> anyhow::Result<()> {
             strict,
         }) => baseline::compare(&ws, &name, threshold, current.as_deref(), strict),
         Task::SizeCheck => size::run(&ws).map(drop),
+        Task::Dist { install } => dist::run(&ws, install),
         Task::Flamegraph {
             target,
             filter,

@@ -1,4 +1,4 @@
-//! `cargo xtask size-check`: builds the binaries SafeShell ships (profile `stripped-release`)
+//! `cargo xtask size-check`: builds the binaries SafeShell ships (as `cargo xtask dist` does)
 //! and checks each against its budget in `xtask/size-budget.toml`; fails on a breach.
 
 use std::path::Path;
@@ -6,11 +6,12 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use serde::Deserialize;
 
+use crate::dist::{self, Linkage};
 use crate::report;
-use crate::workspace::{self, Workspace};
+use crate::workspace::Workspace;
 
 /// The cargo profile of what ships.
-pub const PROFILE: &str = "stripped-release";
+pub const PROFILE: &str = dist::PROFILE;
 
 /// The budget file, relative to the workspace root.
 pub const BUDGET_FILE: &str = "xtask/size-budget.toml";
@@ -59,6 +60,8 @@ pub struct Checked {
     pub size: u64,
     /// Its budget in bytes.
     pub max: u64,
+    /// How it is linked.
+    pub linkage: Linkage,
 }
 
 impl Checked {
@@ -71,12 +74,7 @@ impl Checked {
 /// Builds, measures and prints the table; fails when a binary is over its budget.
 pub fn run(ws: &Workspace) -> Result<Vec<Checked>> {
     let budgets = read_budgets(&ws.root.join(BUDGET_FILE))?;
-    let sh = ws.shell()?;
-    let mut cmd = workspace::cmd(&sh, &workspace::cargo()).args(["build", "--profile", PROFILE]);
-    for b in &budgets.binary {
-        cmd = cmd.args(["-p", &b.package]);
-    }
-    workspace::run(cmd)?;
+    dist::build(ws)?;
     let dir = ws.target.join(PROFILE);
     let mut checked = Vec::new();
     for b in &budgets.binary {
@@ -88,6 +86,7 @@ pub fn run(ws: &Workspace) -> Result<Vec<Checked>> {
             name: b.name.clone(),
             size,
             max: b.max_bytes,
+            linkage: dist::linkage_of(&path)?,
         });
     }
     print_table(&checked);
@@ -107,13 +106,14 @@ pub fn run(ws: &Workspace) -> Result<Vec<Checked>> {
 
 fn print_table(checked: &[Checked]) {
     println!(
-        "\n{:<16}  {:>10}  {:>10}  {:>6}",
-        "binary", "size", "budget", "used"
+        "\n{:<16}  {:>8}  {:>10}  {:>10}  {:>6}",
+        "binary", "linked", "size", "budget", "used"
     );
     for c in checked {
         println!(
-            "{:<16}  {:>10}  {:>10}  {:>5.1}%{}",
+            "{:<16}  {:>8}  {:>10}  {:>10}  {:>5.1}%{}",
             c.name,
+            c.linkage.as_str(),
             report::format_value(c.size as f64, "bytes"),
             report::format_value(c.max as f64, "bytes"),
             c.size as f64 / c.max as f64 * 100.0,
@@ -125,6 +125,7 @@ fn print_table(checked: &[Checked]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace;
 
     #[test]
     fn the_committed_budget_file_parses_and_covers_both_binaries() {
@@ -145,6 +146,7 @@ mod tests {
             name: "x".into(),
             size,
             max: 100,
+            linkage: Linkage::Static,
         };
         assert!(!c(100).breached());
         assert!(c(101).breached());

@@ -5,8 +5,9 @@
 //! waits for a CPU, and the shim has four more wake-ups than the floor (daemon and shim, twice),
 //! which inflates its median (a median ratio of 5 was seen with a load average of 9 on 2 cores)
 //! while the low percentiles, which contention can only raise, stay at the real cost.
-//! Uses already-built binaries (`SAFESHELL_PERF_BIN_DIR`, else the newest of target/release and
-//! target/debug); skipped with a message when there are none or they are stale.
+//! Uses already-built binaries (`SAFESHELL_PERF_BIN_DIR`, else the newest of
+//! target/stripped-release (what `cargo xtask dist` builds), target/release and target/debug);
+//! skipped with a message when there are none or they are stale.
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +35,11 @@ fn binaries() -> Option<(Binaries, String)> {
                 || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
                 PathBuf::from,
             );
-            vec![target.join("release"), target.join("debug")]
+            vec![
+                target.join("stripped-release"),
+                target.join("release"),
+                target.join("debug"),
+            ]
         }
     };
     candidates
@@ -63,8 +68,9 @@ fn shim_overhead_over_the_floor_stays_under_the_bound() {
     }
     let Some((bins, dir)) = binaries() else {
         eprintln!(
-            "shim_ratio: skipped: no safeshell and safeshell-shim binaries in target/release or \
-             target/debug (build them with `cargo build`, or set SAFESHELL_PERF_BIN_DIR)"
+            "shim_ratio: skipped: no safeshell and safeshell-shim binaries in \
+             target/stripped-release, target/release or target/debug (build them with \
+             `cargo build`, or set SAFESHELL_PERF_BIN_DIR)"
         );
         return;
     };
