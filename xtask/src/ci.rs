@@ -1,5 +1,5 @@
-//! `cargo xtask ci`, which `.ci/run` runs: the rustfmt and clippy components, git and tmux if
-//! missing, `cargo fmt --all --check`, clippy with `-D warnings`, `cargo xtask size-check`
+//! `cargo xtask ci`, which `.ci/run` runs: the rustfmt and clippy components, git, tmux and
+//! valgrind if missing, `cargo fmt --all --check`, clippy with `-D warnings`, `cargo xtask size-check`
 //! (which builds the shipped binaries), `cargo test --workspace` with the performance regression
 //! tests pointed at those shipped binaries, and `cargo test --workspace --benches` (the cargo
 //! commands `.ci/run` used to run itself, in the same order).
@@ -51,8 +51,9 @@ pub fn run(ws: &Workspace) -> Result<()> {
             workspace::run(workspace::cmd(&sh, "rustup").args(["component", "add", component]))?;
         }
     }
-    // git (rule facts, test repositories) and tmux (the monitor's end-to-end tests).
-    let missing: Vec<&str> = ["git", "tmux"]
+    // git (rule facts, test repositories), tmux (the monitor's end-to-end tests) and valgrind
+    // (the instruction-count regression test, which otherwise skips itself).
+    let missing: Vec<&str> = ["git", "tmux", "valgrind"]
         .into_iter()
         .filter(|t| which(t).is_none())
         .collect();

@@ -11,14 +11,19 @@
 
 use std::path::{Path, PathBuf};
 
+use xtask::dist::{self, Linkage};
 use xtask::process_bench::{self, Binaries};
 use xtask::stats;
 
 use crate::support;
 
 /// The shim run may take at most this many times the floor (10th percentiles), with optimised
-/// binaries.
+/// binaries and a dynamically linked shim.
 pub const BOUND: f64 = 3.0;
+/// The same for the statically linked shim `cargo xtask dist` builds (and CI measures): it has no
+/// dynamic loader to wait for, so its ratio sits near 1.1–1.2, even with the CPUs oversubscribed,
+/// and 1 ms more per command (2.1–2.3) fails.
+pub const STATIC_BOUND: f64 = 2.0;
 /// The same for unoptimised (debug) binaries, which `cargo test` alone leaves behind: they start
 /// slower, and on a shared 2-core machine the other tests of this binary run alongside. Still far
 /// below what a real regression (an extra process, a sleep, a retry loop) costs.
@@ -88,13 +93,17 @@ fn shim_overhead_over_the_floor_stays_under_the_bound() {
         stats::percentile(&times.shim, PERCENTILE),
     );
     let ratio = s / f;
+    let linkage = dist::linkage_of(&bins.shim).expect("the shim is an ELF binary");
     let bound = if dir.ends_with("debug") {
         DEBUG_BOUND
+    } else if linkage == Linkage::Static {
+        STATIC_BOUND
     } else {
         BOUND
     };
     eprintln!(
-        "shim_ratio: p10 floor {:.0} µs, p10 shim {:.0} µs, ratio {ratio:.2} (bound {bound}); medians {:.0} / {:.0} µs",
+        "shim_ratio: {} shim: p10 floor {:.0} µs, p10 shim {:.0} µs, ratio {ratio:.2} (bound {bound}); medians {:.0} / {:.0} µs",
+        linkage.as_str(),
         f / 1e3,
         s / 1e3,
         stats::median(&times.floor) / 1e3,
