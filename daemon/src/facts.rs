@@ -42,6 +42,13 @@ impl SystemFacts {
     }
 }
 
+/// The top directory of the checkout `start` is in: the nearest ancestor holding a `.git`
+/// directory or a `.git` file (a linked worktree or a submodule, whose git directory lives
+/// elsewhere).
+pub fn repository_root(start: &Path) -> Option<&Path> {
+    start.ancestors().find(|dir| dir.join(".git").exists())
+}
+
 /// Finds the git directory for `start`: a `.git` directory, or a `.git` file (`gitdir: …`) as
 /// worktrees and submodules use.
 pub fn find_git_dir(start: &Path) -> Option<PathBuf> {
@@ -96,5 +103,39 @@ impl Facts for SystemFacts {
 
     fn file_exists(&self, relative: &str) -> bool {
         self.cwd.join(relative).exists()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worktree_is_its_own_repository_and_points_at_its_git_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("main");
+        let worktree = tmp.path().join("wt");
+        let git_dir = main.join(".git/worktrees/wt");
+        std::fs::create_dir_all(&git_dir).unwrap();
+        std::fs::create_dir_all(worktree.join("src/deep")).unwrap();
+        std::fs::create_dir_all(main.join("src")).unwrap();
+        std::fs::write(git_dir.join("HEAD"), "ref: refs/heads/topic\n").unwrap();
+        std::fs::write(main.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(
+            worktree.join(".git"),
+            format!("gitdir: {}\n", git_dir.display()),
+        )
+        .unwrap();
+
+        let deep = worktree.join("src/deep");
+        assert_eq!(repository_root(&deep), Some(worktree.as_path()));
+        assert_eq!(find_git_dir(&deep), Some(git_dir.clone()));
+        assert_eq!(read_branch(&git_dir).as_deref(), Some("topic"));
+
+        let src = main.join("src");
+        assert_eq!(repository_root(&src), Some(main.as_path()));
+        assert_eq!(find_git_dir(&src), Some(main.join(".git")));
+
+        assert_eq!(repository_root(tmp.path()), None);
     }
 }

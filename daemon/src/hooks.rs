@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 
-use crate::facts::find_git_dir;
+use crate::facts::repository_root;
 
 /// The agents SafeShell can hook.
 pub const AGENTS: &[&str] = &["claude", "codex", "cursor", "gemini"];
@@ -36,9 +36,7 @@ pub fn site(agent: &str, project: bool, home: &Path, cwd: &Path) -> Result<HookS
             )
         })?;
     let base = if project {
-        find_git_dir(cwd)
-            .and_then(|g| g.parent().map(Path::to_owned))
-            .unwrap_or_else(|| cwd.to_owned())
+        repository_root(cwd).unwrap_or(cwd).to_owned()
     } else {
         home.to_owned()
     };

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::context::{self, Detected, Detector};
-use crate::facts::{find_git_dir, read_branch};
+use crate::facts::{find_git_dir, read_branch, repository_root};
 use crate::messages;
 use crate::paths;
 use crate::rules_cache::{RulesCache, lock};
@@ -88,15 +88,10 @@ enum SessionVerdict {
     Deny(Option<String>),
 }
 
-/// The repository a directory belongs to (its top directory), or the directory itself.
+/// The repository a directory belongs to (its top directory; a linked worktree is a checkout of
+/// its own), or the directory itself.
 fn repository_of(cwd: &Path) -> String {
-    match find_git_dir(cwd) {
-        Some(git) if git.file_name().is_some_and(|n| n == ".git") => {
-            git.parent().unwrap_or(cwd).display().to_string()
-        }
-        Some(git) => git.display().to_string(),
-        None => cwd.display().to_string(),
-    }
+    repository_root(cwd).unwrap_or(cwd).display().to_string()
 }
 
 /// The agent session a request belongs to: the agent process when known, else the client's
