@@ -208,11 +208,7 @@ fn approvals_in_the_monitor_reach_the_agent_and_are_not_asked_again() {
         .write_all(fixture("claude-bash.json", "tool ask touch=hooked", &h.work).as_bytes())
         .unwrap();
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&["approvals", "approve", &id.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("approve", &[], id);
     let out = child.wait_with_output().unwrap();
     let v = json_out(&out);
     assert_eq!(v["hookSpecificOutput"]["permissionDecision"], "allow");

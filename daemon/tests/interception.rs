@@ -138,45 +138,18 @@ fn builtin_rules_guard_real_programs() {
 fn approvals_resolved_by_a_person_decide() {
     let h = Harness::new(RULES);
     // Approve: it runs.
-    let child = h
-        .command("tool")
-        .args(["ask", "touch=approved"])
-        .env("SAFESHELL_CONTEXT", "ai")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.spawn_agent("tool", &["ask", "touch=approved"]);
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&["approvals", "approve", &id.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("approve", &[], id);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(h.marker("approved"));
     assert!(text(&out.stderr).contains("the user approved"));
 
     // Deny with a reason: it does not run, and the agent is told not to retry.
-    let child = h
-        .command("tool")
-        .args(["ask", "touch=denied"])
-        .env("SAFESHELL_CONTEXT", "ai")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.spawn_agent("tool", &["ask", "touch=denied"]);
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&[
-            "approvals",
-            "deny",
-            &id.to_string(),
-            "--reason",
-            "not on Fridays"
-        ])
-        .status
-        .success()
-    );
+    h.resolve("deny", &["--reason", "not on Fridays"], id);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(126));
     assert!(!h.marker("denied"));
@@ -292,19 +265,9 @@ fn the_shell_wrapper_decides_whole_strings() {
 #[test]
 fn no_double_asking_under_the_wrapper() {
     let h = Harness::new(RULES);
-    let child = h
-        .command(shim_exe())
-        .args(["-c", "tool ask touch=once"])
-        .env("SAFESHELL_CONTEXT", "ai")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.spawn_agent(shim_exe(), &["-c", "tool ask touch=once"]);
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&["approvals", "approve", &id.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("approve", &[], id);
     let out = child.wait_with_output().unwrap();
     // The inner `tool` went through its PATH shim too, which did not ask again.
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -381,13 +344,7 @@ fn bypass_works_for_humans_only_and_is_audited() {
 #[test]
 fn daemon_killed_mid_approval_never_approves() {
     let mut h = Harness::new(RULES);
-    let child = h
-        .command("tool")
-        .args(["ask", "touch=crash"])
-        .env("SAFESHELL_CONTEXT", "ai")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.spawn_agent("tool", &["ask", "touch=crash"]);
     h.wait_for_pending();
     h.kill_daemon();
     let out = child.wait_with_output().unwrap();
@@ -407,13 +364,7 @@ fn daemon_killed_mid_approval_never_approves() {
 #[test]
 fn stopping_the_daemon_denies_pending_approvals() {
     let h = Harness::new(RULES);
-    let child = h
-        .command("tool")
-        .args(["ask", "touch=shutdown"])
-        .env("SAFESHELL_CONTEXT", "ai")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.spawn_agent("tool", &["ask", "touch=shutdown"]);
     h.wait_for_pending();
     assert!(h.safeshell(&["daemon", "stop"]).status.success());
     let out = child.wait_with_output().unwrap();
@@ -792,11 +743,7 @@ fn an_agent_cannot_approve_its_own_request_or_claim_to_be_human() {
             .any(|r| r["event"] == "self_approval_refused")
     );
     // A person (no agent markers, outside the tree) denies it.
-    assert!(
-        h.safeshell(&["approvals", "deny", &id.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("deny", &[], id);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(126));
     assert!(!h.marker("self-approved"));
@@ -818,22 +765,11 @@ fn session_approvals_cover_exactly_the_same_command() {
     let h = Harness::new(&format!(
         "{RULES}\n[[rules]]\nname = \"tool-once\"\ncommands = [\"tool\"]\naction = \"require_approval\"\napproval_scope = \"once\"\nwhen = {{ positional = [\"once\"] }}\n"
     ));
-    let ask = |args: &[&str]| {
-        h.command("tool")
-            .args(args)
-            .env("SAFESHELL_CONTEXT", "ai")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let ask = |args: &[&str]| h.spawn_agent("tool", args);
     // Approve for the session: the same command later runs without asking.
     let child = ask(&["ask", "touch=s1"]);
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&["approvals", "approve", "--session", &id.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("approve", &["--session"], id);
     assert!(child.wait_with_output().unwrap().status.success());
     let out = h
         .command("tool")
@@ -850,18 +786,7 @@ fn session_approvals_cover_exactly_the_same_command() {
     // A different command (other arguments) still asks.
     let child = ask(&["ask", "touch=s2"]);
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&[
-            "approvals",
-            "deny",
-            "--session",
-            "--reason",
-            "no",
-            &id.to_string()
-        ])
-        .status
-        .success()
-    );
+    h.resolve("deny", &["--session", "--reason", "no"], id);
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(126));
     // ... and a session denial refuses it again without asking.
     let out = h
@@ -880,20 +805,12 @@ fn session_approvals_cover_exactly_the_same_command() {
     // A rule marked approval_scope = "once" is never remembered.
     let child = ask(&["once", "touch=o1"]);
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&["approvals", "approve", "--session", &id.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("approve", &["--session"], id);
     assert!(child.wait_with_output().unwrap().status.success());
     let child = ask(&["once", "touch=o1"]);
     let id2 = h.wait_for_pending();
     assert_ne!(id, id2, "a once-only rule was remembered");
-    assert!(
-        h.safeshell(&["approvals", "deny", &id2.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("deny", &[], id2);
     assert_eq!(child.wait_with_output().unwrap().status.code(), Some(126));
 }
 

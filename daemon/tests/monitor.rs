@@ -216,11 +216,7 @@ fn a_monitor_inside_the_agent_cannot_approve() {
     );
     // A person outside the agent denies it.
     let id = h.wait_for_pending();
-    assert!(
-        h.safeshell(&["approvals", "deny", &id.to_string()])
-            .status
-            .success()
-    );
+    h.resolve("deny", &[], id);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(126));
     assert!(!h.marker("self"));

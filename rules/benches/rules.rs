@@ -154,9 +154,9 @@ mod synthetic {
         RuleSet::load(&[Source::builtin(), source]).expect("synthetic rules load")
     }
 
-    #[divan::bench(args = RULE_COUNTS)]
-    fn simple(bencher: Bencher, n: usize) {
-        let rules = set(n, Kind::Simple);
+    /// One agent command against `n` rules of one kind (half of them name its program).
+    fn evaluate(bencher: Bencher, n: usize, kind: Kind) {
+        let rules = set(n, kind);
         let facts = facts();
         bencher.bench_local(|| {
             rules.evaluate(
@@ -166,34 +166,21 @@ mod synthetic {
                 &facts,
             )
         });
+    }
+
+    #[divan::bench(args = RULE_COUNTS)]
+    fn simple(bencher: Bencher, n: usize) {
+        evaluate(bencher, n, Kind::Simple);
     }
 
     #[divan::bench(args = RULE_COUNTS)]
     fn regex(bencher: Bencher, n: usize) {
-        let rules = set(n, Kind::Regex);
-        let facts = facts();
-        bencher.bench_local(|| {
-            rules.evaluate(
-                CommandInput::Shell(black_box("tool run --fast x")),
-                Context::Ai,
-                CWD,
-                &facts,
-            )
-        });
+        evaluate(bencher, n, Kind::Regex);
     }
 
     #[divan::bench(args = RULE_COUNTS)]
     fn context(bencher: Bencher, n: usize) {
-        let rules = set(n, Kind::Context);
-        let facts = facts();
-        bencher.bench_local(|| {
-            rules.evaluate(
-                CommandInput::Shell(black_box("tool run --fast x")),
-                Context::Ai,
-                CWD,
-                &facts,
-            )
-        });
+        evaluate(bencher, n, Kind::Context);
     }
 
     #[divan::bench(args = RULE_COUNTS, sample_count = 10)]

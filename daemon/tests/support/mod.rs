@@ -151,6 +151,36 @@ impl Harness {
         self.command(safeshell_exe()).args(args).output().unwrap()
     }
 
+    /// Starts `program args…` as an agent's command (`SAFESHELL_CONTEXT=ai`) with stdout and
+    /// stderr captured, without waiting for it (it may be held for approval).
+    pub fn spawn_agent(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Child {
+        self.command(program)
+            .args(args)
+            .env("SAFESHELL_CONTEXT", "ai")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Resolves a pending approval as a person would, with `safeshell approvals VERB [FLAGS…]
+    /// ID`; fails the test (with the command's stderr) if that fails.
+    pub fn resolve(&self, verb: &str, flags: &[&str], id: u64) {
+        let id = id.to_string();
+        let args: Vec<&str> = ["approvals", verb]
+            .into_iter()
+            .chain(flags.iter().copied())
+            .chain([id.as_str()])
+            .collect();
+        let out = self.safeshell(&args);
+        assert!(
+            out.status.success(),
+            "`safeshell {}` failed: {}",
+            args.join(" "),
+            text(&out.stderr)
+        );
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.state.join("daemon.log")).unwrap_or_default()
     }
