@@ -2,7 +2,8 @@
 //!
 //! Order: the surface (agent hooks are agents); `SAFESHELL_CONTEXT=ai|human` from the client; a
 //! known agent environment marker the client saw; otherwise the client's ancestry (via `/proc`),
-//! matched against agent program names. Ancestry walks are cached per parent process.
+//! matched against agent program names. Ancestry walks are cached per parent process. An ancestry
+//! that cannot be followed (a process in it exited during the look-up) counts as an agent's.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -42,8 +43,9 @@ pub struct ProcInfo {
     pub argv_names: Vec<String>,
 }
 
-/// The longest `/proc/<pid>/stat` line: 52 numeric fields of at most 20 digits and a `comm` of
-/// at most 64 bytes fit in well under this.
+/// The longest `/proc/<pid>/stat` line: 52 numeric fields of at most 20 digits and a `comm`
+/// (15 bytes for processes, up to 63 for kernel threads, each byte possibly escaped) fit in well
+/// under this.
 const STAT_CAPACITY: usize = 2048;
 
 /// Reads `/proc/<pid>/stat` with one `read` into a stack buffer (the kernel renders the whole
@@ -70,7 +72,10 @@ fn with_stat<T>(pid: u32, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
             Err(_) => return None,
         }
     }
-    parse(std::str::from_utf8(&buf[..len]).ok()?)
+    // `comm` is whatever bytes a process chose (`/proc/self/comm` is writable), so it is decoded
+    // loosely: a name that is not UTF-8 must not make a process unreadable (and its ancestry
+    // unknown). The numeric fields after it are plain ASCII.
+    parse(&String::from_utf8_lossy(&buf[..len]))
 }
 
 /// Splits a stat line into `comm` and the fields after it. `pid (comm) state ppid …`: comm may
@@ -192,11 +197,29 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// One parent process's ancestry walk.
+/// What the walk up a process's ancestry found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ancestry {
+    /// An agent program: its name and pid.
+    Agent(String, u32),
+    /// The walk reached the top (pid 1, or a process the daemon may not read, such as another
+    /// user's when `/proc` is mounted with `hidepid`) without meeting an agent program.
+    NoAgent,
+    /// The ancestry could not be followed: the client, or a process in its ancestry, exited
+    /// during the look-up (twice), or the tree is deeper than [`MAX_DEPTH`]. Treated as an agent:
+    /// breaking the chain must never make a command look like a person's.
+    Unknown(String),
+}
+
+/// How many ancestors a walk follows before giving up (as [`Ancestry::Unknown`]).
+pub const MAX_DEPTH: usize = 1024;
+
+/// One parent process's ancestry walk ([`Ancestry::Agent`] or [`Ancestry::NoAgent`]; unknown
+/// results are never cached).
 #[derive(Debug)]
 struct Walked {
     identity: Identity,
-    found: Option<(String, u32)>,
+    found: Ancestry,
 }
 
 /// Detects contexts, caching ancestry walks per parent process.
@@ -204,6 +227,9 @@ pub struct Detector {
     markers: Vec<String>,
     programs: Vec<String>,
     cache: Mutex<HashMap<u32, Walked>>,
+    /// Walks made (tests check that a cached walk is reused).
+    #[cfg(test)]
+    walks: std::sync::atomic::AtomicUsize,
 }
 
 /// Parent processes whose walks are kept (each holds a pidfd). When full, entries of processes
@@ -217,6 +243,8 @@ impl Detector {
             markers,
             programs,
             cache: Mutex::new(HashMap::new()),
+            #[cfg(test)]
+            walks: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -256,15 +284,19 @@ impl Detector {
                         agent_pid: None, // looked up only when an approval needs it
                     };
                 }
-                if let Some((name, pid)) = self.agent_ancestor(client_pid) {
-                    return Detected {
-                        context: Context::Ai,
-                        source: format!(
-                            "ancestor {name} (pid {pid}) (SAFESHELL_CONTEXT=human ignored inside an agent)"
-                        ),
-                        agent: Some(name),
-                        agent_pid: Some(pid),
-                    };
+                match self.ancestry(client_pid) {
+                    Ancestry::Agent(name, pid) => {
+                        return Detected {
+                            context: Context::Ai,
+                            source: format!(
+                                "ancestor {name} (pid {pid}) (SAFESHELL_CONTEXT=human ignored inside an agent)"
+                            ),
+                            agent: Some(name),
+                            agent_pid: Some(pid),
+                        };
+                    }
+                    Ancestry::Unknown(why) => return unknown_ancestry(&why),
+                    Ancestry::NoAgent => {}
                 }
                 return Detected {
                     context: Context::Human,
@@ -287,27 +319,48 @@ impl Detector {
                 agent_pid: None, // looked up only when an approval needs it
             };
         }
-        if let Some((name, pid)) = self.agent_ancestor(client_pid) {
-            return Detected {
+        match self.ancestry(client_pid) {
+            Ancestry::Agent(name, pid) => Detected {
                 context: Context::Ai,
                 source: format!("ancestor {name} (pid {pid})"),
                 agent: Some(name),
                 agent_pid: Some(pid),
-            };
-        }
-        Detected {
-            context: Context::Human,
-            source: "no agent found".into(),
-            agent: None,
-            agent_pid: None,
+            },
+            Ancestry::Unknown(why) => unknown_ancestry(&why),
+            Ancestry::NoAgent => Detected {
+                context: Context::Human,
+                source: "no agent found".into(),
+                agent: None,
+                agent_pid: None,
+            },
         }
     }
 
-    /// The nearest ancestor of `pid` (excluding itself) whose name is an agent program.
+    /// The nearest ancestor of `pid` (excluding itself) whose name is an agent program, if the
+    /// ancestry could be followed.
+    pub fn agent_ancestor(&self, pid: u32) -> Option<(String, u32)> {
+        match self.ancestry(pid) {
+            Ancestry::Agent(name, pid) => Some((name, pid)),
+            Ancestry::NoAgent | Ancestry::Unknown(_) => None,
+        }
+    }
+
+    /// What the ancestry of `pid` (excluding itself) holds. A walk broken by a process exiting
+    /// is tried once more (its orphans have been re-parented by then) before it counts as
+    /// unknown.
     ///
     /// Costs one read of `/proc/<pid>/stat` and one `poll` when the parent was seen before.
-    pub fn agent_ancestor(&self, pid: u32) -> Option<(String, u32)> {
-        let (parent, _) = parent_and_start(pid)?;
+    pub fn ancestry(&self, pid: u32) -> Ancestry {
+        match self.ancestry_once(pid) {
+            Ancestry::Unknown(_) => self.ancestry_once(pid),
+            known => known,
+        }
+    }
+
+    fn ancestry_once(&self, pid: u32) -> Ancestry {
+        let Some((parent, _)) = parent_and_start(pid) else {
+            return Ancestry::Unknown(format!("process {pid} exited before it was identified"));
+        };
         {
             let mut cache = lock(&self.cache);
             if let Some(walked) = cache.get(&parent) {
@@ -318,13 +371,20 @@ impl Detector {
                 cache.remove(&parent);
             }
         }
-        let identity = Identity::of(parent)?;
+        let Some(identity) = Identity::of(parent) else {
+            return Ancestry::Unknown(format!("process {parent} exited during the look-up"));
+        };
         // The parent may have exited (and its pid been reused) between the read above and taking
-        // its identity; `pid` is then an orphan with another parent: walk, but cache nothing.
+        // its identity; `pid` then has another parent by now.
         if parent_and_start(pid).map(|(p, _)| p) != Some(parent) {
-            return self.walk(parent_and_start(pid)?.0);
+            return Ancestry::Unknown(format!("process {parent} exited during the look-up"));
         }
-        let found = self.walk(parent);
+        let found = self.walk(parent, pid);
+        // Cache only what is known, and only while the parent is still the process walked from
+        // (it could have exited during the walk).
+        if matches!(found, Ancestry::Unknown(_)) || !identity.still_names(parent) {
+            return found;
+        }
         let mut cache = lock(&self.cache);
         if cache.len() >= ANCESTRY_CACHE_LIMIT {
             cache.retain(|pid, walked| walked.identity.still_names(*pid));
@@ -342,28 +402,47 @@ impl Detector {
         found
     }
 
-    /// Parent processes whose walks are cached (for tests).
-    #[cfg(test)]
-    fn cached(&self) -> usize {
-        lock(&self.cache).len()
-    }
-
-    fn walk(&self, start: u32) -> Option<(String, u32)> {
-        let mut pid = start;
-        for _ in 0..64 {
+    /// Walks up from `start`, the parent of `below`.
+    fn walk(&self, start: u32, below: u32) -> Ancestry {
+        #[cfg(test)]
+        self.walks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (mut pid, mut child) = (start, below);
+        for _ in 0..MAX_DEPTH {
             if pid <= 1 {
-                return None;
+                return Ancestry::NoAgent;
             }
-            let info = proc_info(pid)?;
+            let Some(info) = proc_info(pid) else {
+                // Still `child`'s parent, yet unreadable: a process the daemon may not look into
+                // (another user's, under `hidepid`); nothing above it runs as this user's agent.
+                // Otherwise it exited while we looked.
+                return if parent_and_start(child).is_some_and(|(p, _)| p == pid) {
+                    Ancestry::NoAgent
+                } else {
+                    Ancestry::Unknown(format!("process {pid} exited during the look-up"))
+                };
+            };
             let names = std::iter::once(&info.comm).chain(info.argv_names.iter());
             for name in names {
                 if let Some(p) = self.programs.iter().find(|p| *p == name) {
-                    return Some((p.clone(), pid));
+                    return Ancestry::Agent(p.clone(), pid);
                 }
             }
-            pid = info.ppid;
+            (child, pid) = (pid, info.ppid);
         }
-        None
+        Ancestry::Unknown(format!(
+            "the process tree above {below} is deeper than {MAX_DEPTH}"
+        ))
+    }
+}
+
+/// A client whose ancestry could not be followed is treated as an agent.
+fn unknown_ancestry(why: &str) -> Detected {
+    Detected {
+        context: Context::Ai,
+        source: format!("ancestry unknown ({why}): treated as an agent"),
+        agent: None,
+        agent_pid: None,
     }
 }
 
@@ -547,12 +626,12 @@ mod tests {
         let second = parent.child(2);
         let expected = Some((me.comm.clone(), std::process::id()));
         assert_eq!(d.agent_ancestor(first), expected);
-        assert_eq!(d.cached(), 1);
+        assert_eq!(d.walks.load(std::sync::atomic::Ordering::Relaxed), 1);
         assert_eq!(d.agent_ancestor(second), expected);
         assert_eq!(
-            d.cached(),
+            d.walks.load(std::sync::atomic::Ordering::Relaxed),
             1,
-            "the second child's parent was walked already"
+            "the second child's parent was walked again"
         );
     }
 
@@ -563,31 +642,104 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id();
-        let pidfd = Identity::of(pid).unwrap();
-        assert!(
-            matches!(pidfd, Identity::Pidfd(_)),
-            "this kernel has pidfds"
-        );
+        // Both kinds, whichever this kernel gives `Identity::of` (pidfds need Linux 5.3 and may
+        // be filtered by seccomp; then only the start time is checked).
+        let pidfd = pidfd_open(pid).map(Identity::Pidfd);
+        if pidfd.is_none() {
+            eprintln!("no pidfd_open here: checking the start-time identity only");
+        }
         let start = Identity::StartTime(parent_and_start(pid).unwrap().1);
-        assert!(pidfd.still_names(pid));
+        assert!(pidfd.as_ref().is_none_or(|i| i.still_names(pid)));
         assert!(start.still_names(pid));
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(!pidfd.still_names(pid));
+        assert!(pidfd.as_ref().is_none_or(|i| !i.still_names(pid)));
         assert!(!start.still_names(pid));
     }
 
     #[test]
-    fn a_cached_walk_is_dropped_when_its_parent_exits() {
+    fn a_cached_walk_of_a_process_that_exited_is_never_reused() {
+        // Stand in for a reused pid: the cache holds an "agent" answer for this test process's
+        // pid, taken from a process that has exited (start time 0 never matches).
+        let d = Detector::new(vec![], vec!["no-such-agent".into()]);
+        lock(&d.cache).insert(
+            std::process::id(),
+            Walked {
+                identity: Identity::StartTime(0),
+                found: Ancestry::Agent("stale".into(), 1),
+            },
+        );
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let found = d.ancestry(child.id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(found, Ancestry::NoAgent);
+        assert_eq!(d.walks.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(
+            lock(&d.cache)[&std::process::id()]
+                .identity
+                .still_names(std::process::id())
+        );
+    }
+
+    #[test]
+    fn a_client_that_cannot_be_followed_is_an_agent() {
+        let d = Detector::new(vec![], vec!["no-such-agent".into()]);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        assert!(matches!(d.ancestry(gone), Ancestry::Unknown(_)));
+        let detected = d.detect(&Surface::PathShim, &ContextHints::default(), gone);
+        assert_eq!(detected.context, Context::Ai);
+        assert!(
+            detected.source.contains("treated as an agent"),
+            "{}",
+            detected.source
+        );
+        // Claiming to be human does not change that.
+        let claim = ContextHints {
+            safeshell_context: Some("human".into()),
+            agent_markers: vec![],
+        };
+        assert_eq!(
+            d.detect(&Surface::PathShim, &claim, gone).context,
+            Context::Ai
+        );
+        assert_eq!(d.walks.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_does_not_hide_the_agent_above_it() {
+        // A shell renames itself to bytes that are not UTF-8, then starts a child: the walk from
+        // the child must read through it and still find this test process (the "agent").
         let me = proc_info(std::process::id()).unwrap();
         let d = Detector::new(vec![], vec![me.comm.clone()]);
-        let mut parent = Parent::start("exits");
-        let child = parent.child(1);
-        let shell = parent.shell.id();
-        assert!(d.agent_ancestor(child).is_some());
-        assert!(lock(&d.cache).contains_key(&shell));
-        drop(parent); // the shell exits; its sleep is killed
-        assert!(!lock(&d.cache)[&shell].identity.still_names(shell));
+        let mut shell = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("printf '\\377\\376x' > /proc/$$/comm; sleep 30 & echo $!; wait")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(shell.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let grandchild: u32 = line.trim().parse().unwrap();
+        let renamed = std::fs::read(format!("/proc/{}/comm", shell.id())).unwrap();
+        let found = d.ancestry(grandchild);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(grandchild as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        shell.kill().unwrap();
+        shell.wait().unwrap();
+        assert_eq!(renamed, b"\xff\xfex\n", "the shell renamed itself");
+        assert_eq!(found, Ancestry::Agent(me.comm.clone(), std::process::id()));
     }
 
     #[test]
@@ -602,7 +754,7 @@ mod tests {
             for i in 0..ANCESTRY_CACHE_LIMIT - 1 {
                 let walked = Walked {
                     identity: Identity::StartTime(0),
-                    found: None,
+                    found: Ancestry::NoAgent,
                 };
                 cache.insert(u32::MAX - i as u32, walked);
             }

@@ -136,11 +136,34 @@ pub struct Daemon {
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
 pub fn run(state_dir: &Path, socket: &Path) -> Result<()> {
+    raise_open_file_limit();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(serve(state_dir, socket))
 }
+
+/// Raises the soft limit on open files to the hard limit (capped at 65,536). Each connection
+/// holds a socket and each cached ancestry walk a pidfd; the usual soft limit of 1024 would be
+/// reached by a few hundred concurrent shims.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let wanted = hard.min(65_536);
+    if soft < wanted
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, wanted, hard)
+    {
+        eprintln!(
+            "safeshell daemon: warning: cannot raise the open-file limit from {soft} to {wanted}: {e}"
+        );
+    }
+}
+
+/// How long the accept loop pauses after a failed `accept` (out of file descriptors, typically),
+/// so that a persistent error does not spin a CPU.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
 /// Creates a directory (and parents) with mode 0700.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
@@ -248,10 +271,21 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let my_uid = nix::unistd::geteuid().as_raw();
+    let mut accept_errors: u64 = 0;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        accept_errors += 1;
+                        if accept_errors.is_power_of_two() {
+                            eprintln!("safeshell daemon: cannot accept a connection ({e}); {accept_errors} such errors so far");
+                        }
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                        continue;
+                    }
+                };
                 let cred = stream.peer_cred();
                 let (uid, pid) = match &cred {
                     Ok(c) => (c.uid(), c.pid().map_or(0, |p| p as u32)),

@@ -957,3 +957,25 @@ fn a_check_sent_behind_a_refused_hello_is_never_decided() {
         "{audit:?}"
     );
 }
+
+#[test]
+fn the_daemon_raises_its_open_file_limit() {
+    let mut h = Harness::without_daemon(RULES);
+    h.start_daemon_after("ulimit -S -n 256");
+    let pid = h.daemon_pid().unwrap();
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let (soft, hard) = (numbers[0], numbers[1]);
+    assert_eq!(soft, hard.min(65_536), "{line}");
+    // And it serves.
+    let out = h.command("tool").arg("touch=served").output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(h.marker("served"));
+}

@@ -1,11 +1,12 @@
-//! `cargo xtask ci`, which `.ci/run` runs: the rustfmt and clippy components, git, tmux and
-//! valgrind if missing, `cargo fmt --all --check`, clippy with `-D warnings`, `cargo xtask size-check`
+//! `cargo xtask ci`, which `.ci/run` runs: the rustfmt and clippy components, git, tmux,
+//! valgrind and glibc's static library if missing, `cargo fmt --all --check`, clippy with `-D warnings`, `cargo xtask size-check`
 //! (which builds the shipped binaries), `cargo test --workspace` with the performance regression
 //! tests pointed at those shipped binaries, and `cargo test --workspace --benches` (the cargo
 //! commands `.ci/run` used to run itself, in the same order).
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
+use crate::dist::{self, Linkage};
 use crate::size;
 use crate::workspace::{self, Workspace};
 
@@ -53,10 +54,14 @@ pub fn run(ws: &Workspace) -> Result<()> {
     }
     // git (rule facts, test repositories), tmux (the monitor's end-to-end tests) and valgrind
     // (the instruction-count regression test, which otherwise skips itself).
-    let missing: Vec<&str> = ["git", "tmux", "valgrind"]
+    let mut missing: Vec<&str> = ["git", "tmux", "valgrind"]
         .into_iter()
         .filter(|t| which(t).is_none())
         .collect();
+    // glibc's static library, for the statically linked shim that ships.
+    if dist::STATIC_SHIM && !dist::static_libc_available(&sh) {
+        missing.push("libc6-dev");
+    }
     if !missing.is_empty() {
         workspace::run(workspace::cmd(&sh, "apt-get").args(["update", "-qq"]))?;
         workspace::run(
@@ -74,7 +79,19 @@ pub fn run(ws: &Workspace) -> Result<()> {
             // Build what ships first, so the shim-overhead regression test measures the real,
             // optimised binaries (bound 3x) rather than debug ones (6x, blind to smaller losses).
             step("cargo xtask size-check (builds the shipped binaries)");
-            size::run(ws).context("CI step `cargo xtask size-check` failed")?;
+            let checked = size::run(ws).context("CI step `cargo xtask size-check` failed")?;
+            // Where the shim can be linked statically, it must be: that is what ships, and what
+            // the shim-overhead test's tighter bound is for.
+            if dist::STATIC_SHIM
+                && let Some(shim) = checked.iter().find(|c| c.name == "safeshell-shim")
+                && shim.linkage != Linkage::Static
+            {
+                bail!(
+                    "the shipped safeshell-shim is linked {}, not statically (see the warning \
+                     above for the fix)",
+                    shim.linkage.as_str()
+                );
+            }
             built = true;
         }
         let title = match args[0] {

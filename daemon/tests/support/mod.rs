@@ -190,15 +190,28 @@ impl Harness {
     }
 
     pub fn start_daemon_with(&mut self, env: &[(&str, &str)]) {
+        let mut command = self.command(safeshell_exe());
+        command.args(["daemon", "run"]).envs(env.iter().copied());
+        self.start_daemon_as(command);
+    }
+
+    /// Starts the daemon after running `setup` in the `sh` that then becomes it (e.g. `ulimit`).
+    pub fn start_daemon_after(&mut self, setup: &str) {
+        let mut command = self.command("sh");
+        command
+            .arg("-c")
+            .arg(format!("{setup}; exec \"$0\" daemon run"))
+            .arg(safeshell_exe());
+        self.start_daemon_as(command);
+    }
+
+    fn start_daemon_as(&mut self, mut command: Command) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.state.join("daemon.log"))
             .unwrap();
-        let child = self
-            .command(safeshell_exe())
-            .args(["daemon", "run"])
-            .envs(env.iter().copied())
+        let child = command
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
