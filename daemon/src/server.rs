@@ -713,11 +713,18 @@ impl Daemon {
     /// True when an agent hook already decided this exact command for an agent this process
     /// descends from (the hook's answer cannot hand a token to the command it allowed).
     fn hook_covers(&self, pid: u32, command: &CommandSpec) -> bool {
+        let now = Instant::now();
+        // Most checks come with no hook decision alive: then there is nothing to parse for.
+        if !lock(&self.tokens)
+            .values()
+            .any(|t| t.from_hook && t.expires > now)
+        {
+            return false;
+        }
         let keys = segment_keys(command);
         if keys.is_empty() {
             return false;
         }
-        let now = Instant::now();
         let roots: Vec<u32> = lock(&self.tokens)
             .values()
             .filter(|t| {
