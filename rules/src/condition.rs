@@ -273,9 +273,13 @@ impl FlagSpec {
 
     fn matches(&self, flag: &str) -> bool {
         if let Some(rest) = flag.strip_prefix("--") {
+            // GNU getopt_long and git accept any unambiguous prefix of a long option
+            // (`--rec` for `--recursive`, `--forc` for `--force`), so a prefix of two or more
+            // characters counts as the option.
+            let name = rest.split_once('=').map_or(rest, |(name, _)| name);
             return self.long.iter().any(|l| {
                 let l = &l[2..];
-                rest == l || (rest.starts_with(l) && rest[l.len()..].starts_with('='))
+                name == l || (name.len() >= 2 && l.starts_with(name))
             });
         }
         if self.long.iter().any(|l| l == flag) {

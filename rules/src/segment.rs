@@ -448,7 +448,12 @@ fn shell_code_argument(program: &str, rest: &[Word]) -> Option<Word> {
     while i < rest.len() {
         let a = rest[i].text.as_str();
         if a == "--" {
-            break;
+            // `bash -c -- 'code'`: the end of the options; the code is the next word.
+            return if wants_code && program != "su" {
+                rest.get(i + 1).cloned()
+            } else {
+                None
+            };
         }
         if program == "su" {
             if a == "-c" || a == "--command" {
