@@ -54,6 +54,7 @@ impl<'s> SegmentView<'s> {
                 .args
                 .iter()
                 .chain(&self.seg.writes)
+                .chain(&self.seg.reads_from)
                 .map(|a| PathForms::of(a, self.cwd, self.home))
                 .collect()
         })
@@ -494,7 +495,15 @@ impl Conditions {
             } else {
                 &positionals[..]
             };
-            if !read.iter().any(|&(i, a)| view.glob_arg(&self.reads, i, a)) {
+            // Input redirections (`cat < .env`) are read too; their path forms follow the
+            // arguments' and the output targets'.
+            let stdin_base = seg.args.len() + seg.writes.len();
+            let from_stdin = seg
+                .reads_from
+                .iter()
+                .enumerate()
+                .any(|(j, a)| view.glob_arg(&self.reads, stdin_base + j, a));
+            if !from_stdin && !read.iter().any(|&(i, a)| view.glob_arg(&self.reads, i, a)) {
                 return Err("reads");
             }
         }

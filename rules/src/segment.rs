@@ -21,6 +21,8 @@ pub struct Segment {
     pub dynamic: Vec<bool>,
     /// Output redirection targets.
     pub writes: Vec<String>,
+    /// Input redirection sources (`< file`): the segment reads them as its standard input.
+    pub reads_from: Vec<String>,
     /// Programs earlier in the same pipeline (they feed this segment's standard input).
     pub stdin_from: Vec<String>,
     /// True when part of a pipeline of two or more commands.
@@ -191,6 +193,28 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
             },
         };
         let writes: Vec<String> = cmd.writes.iter().map(|w| w.text.clone()).collect();
+        let reads_from: Vec<String> = match &cmd.stdin {
+            Stdin::File(w) => vec![w.text.clone()],
+            _ => Vec::new(),
+        };
+        if words.is_empty() && !reads_from.is_empty() {
+            // `$(< file)` is bash's shorthand for `$(cat file)`: judge it as that.
+            out.push(Segment {
+                program: "cat".into(),
+                invoked_as: "<".into(),
+                args: reads_from.clone(),
+                dynamic: match &cmd.stdin {
+                    Stdin::File(w) => vec![w.dynamic],
+                    _ => Vec::new(),
+                },
+                writes: writes.clone(),
+                via: via.to_vec(),
+                depth,
+                span: ctx.span,
+                ..Segment::default()
+            });
+            continue;
+        }
         if words.is_empty() {
             if !writes.is_empty() {
                 // A bare redirection (`> file`) truncates the file: keep it visible to rules.
@@ -207,6 +231,10 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
         }
         let first = out.len();
         expand_words(&words, &writes, &ctx, out);
+        // Every segment of this command inherits its standard input.
+        for seg in &mut out[first..] {
+            seg.reads_from.extend(reads_from.iter().cloned());
+        }
         if let Some(body) = script {
             // A heredoc or here-string fed to a shell is a script: parse it.
             let shells_at = (first..out.len())
@@ -304,6 +332,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
         args,
         dynamic,
         writes: writes.to_vec(),
+        reads_from: Vec::new(),
         stdin_from: ctx.upstream.clone(),
         in_pipeline: ctx.in_pipeline,
         in_function: ctx.in_function.clone(),

@@ -751,7 +751,11 @@ impl<'a> Parser<'a> {
             }
             cmd.words.push(word);
         }
-        if cmd.words.is_empty() && cmd.assignments.is_empty() && cmd.writes.is_empty() {
+        if cmd.words.is_empty()
+            && cmd.assignments.is_empty()
+            && cmd.writes.is_empty()
+            && !matches!(cmd.stdin, Stdin::File(_))
+        {
             return;
         }
         if self.spans && self.origin == Origin::TopLevel && self.function.is_none() {
