@@ -680,8 +680,33 @@ fn wrapper_spec(program: &str) -> Option<WrapperSpec> {
         },
         "flock" => WrapperSpec {
             skip_positionals: 1,
+            shell_options: &["-c", "--command"],
             ..spec(&["-w", "--timeout", "-E", "--conflict-exit-code"])
         },
+        "systemd-run" | "run0" => spec(&[
+            "-p",
+            "--property",
+            "-u",
+            "--unit",
+            "-E",
+            "--setenv",
+            "--uid",
+            "--gid",
+            "-M",
+            "--machine",
+            "-H",
+            "--host",
+            "--description",
+            "--slice",
+            "--working-directory",
+            "-D",
+            "--nice",
+            "--on-calendar",
+            "--on-active",
+            "--timer-property",
+            "--path-property",
+            "--socket-property",
+        ]),
         "xargs" => spec(&[
             "-I",
             "-L",
@@ -725,7 +750,14 @@ fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
             i += 1;
             break;
         }
-        if spec.shell_options.contains(&a) {
+        // `script -qc CMD`: a bundle of short options ending in a shell option counts as it.
+        let bundled_shell_option = spec.shell_options.contains(&"-c")
+            && a.len() > 2
+            && a.starts_with('-')
+            && !a.starts_with("--")
+            && a.ends_with('c')
+            && a[1..].chars().all(|c| c.is_ascii_alphabetic());
+        if spec.shell_options.contains(&a) || bundled_shell_option {
             shell_mode = true;
             i += 1;
             if spec.value_options.is_empty() && spec.shell_options.contains(&"-c") {

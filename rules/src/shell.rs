@@ -420,6 +420,18 @@ impl<'a> Parser<'a> {
                         }
                         k if KEYWORD_PREFIXES.contains(&k) => {
                             self.pos += k.len();
+                            if k == "time" {
+                                // `time -p CMD` (POSIX output format) and `time -- CMD`.
+                                self.skip_blanks();
+                                for opt in ["-p", "--"] {
+                                    if self.starts_with(opt)
+                                        && self.peek_at(opt.len()).is_none_or(is_blank)
+                                    {
+                                        self.pos += opt.len();
+                                        self.skip_blanks();
+                                    }
+                                }
+                            }
                             return self.parse_command(upstream);
                         }
                         "for" | "select" => {
