@@ -38,10 +38,15 @@ fn load_cases() -> Vec<Case> {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
-    let mut cases = Vec::new();
-    for path in files
+    files
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .flat_map(|p| parse_file(p))
+        .collect()
+}
+
+fn parse_file(path: &Path) -> Vec<Case> {
+    let mut cases = Vec::new();
     {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = fs::read_to_string(path).unwrap();
@@ -97,6 +102,45 @@ fn load_cases() -> Vec<Case> {
         }
     }
     cases
+}
+
+/// `tests/known_gaps.txt` lists commands the engine still allows although a rule's intent covers
+/// them (found by a red-team run). Each must still be allowed, so that the list stays true: when a
+/// change makes the engine decide one of them, this fails and the case moves into the corpus.
+#[test]
+fn known_gaps_are_still_open() {
+    let rules = RuleSet::builtin();
+    let gaps = parse_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known_gaps.txt"));
+    assert!(!gaps.is_empty());
+    let closed: Vec<String> = gaps
+        .iter()
+        .filter_map(|case| {
+            let e = rules.evaluate(
+                CommandInput::Shell(&case.command),
+                case.context,
+                &case.cwd,
+                &case.facts,
+            );
+            (e.action != Action::Allow).then(|| {
+                format!(
+                    "{}:{}: `{}` is now decided {} by {:?} (the gap lists {} by {:?})",
+                    case.file,
+                    case.line,
+                    case.command,
+                    e.action.as_str(),
+                    e.rule,
+                    case.decision.as_str(),
+                    case.rule
+                )
+            })
+        })
+        .collect();
+    assert!(
+        closed.is_empty(),
+        "known gaps closed: move these cases into tests/corpus/ (with their decision) and out of \
+         tests/known_gaps.txt:\n{}",
+        closed.join("\n")
+    );
 }
 
 #[test]
