@@ -86,13 +86,18 @@ fn split_stat(stat: &str) -> Option<(&str, std::str::Split<'_, char>)> {
     Some((&stat[open + 1..close], stat.get(close + 2..)?.split(' ')))
 }
 
+/// (comm, parent pid, start time) of a stat line.
+fn parse_stat(stat: &str) -> Option<(&str, u32, u64)> {
+    let (comm, mut fields) = split_stat(stat)?;
+    let ppid = fields.nth(1)?.parse().ok()?;
+    let start_time = fields.nth(17)?.trim_end().parse().ok()?;
+    Some((comm, ppid, start_time))
+}
+
 /// Reads `/proc/<pid>/stat`: (comm, parent pid, start time).
 fn read_stat(pid: u32) -> Option<(String, u32, u64)> {
     with_stat(pid, |stat| {
-        let (comm, mut fields) = split_stat(stat)?;
-        let ppid = fields.nth(1)?.parse().ok()?;
-        let start_time = fields.nth(17)?.trim_end().parse().ok()?;
-        Some((comm.to_owned(), ppid, start_time))
+        parse_stat(stat).map(|(comm, ppid, start)| (comm.to_owned(), ppid, start))
     })
 }
 
@@ -104,10 +109,7 @@ pub fn session_id(pid: u32) -> Option<u32> {
 /// A process's parent pid and start time (one small read).
 pub fn parent_and_start(pid: u32) -> Option<(u32, u64)> {
     with_stat(pid, |stat| {
-        let mut fields = split_stat(stat)?.1;
-        let ppid = fields.nth(1)?.parse().ok()?;
-        let start_time = fields.nth(17)?.trim_end().parse().ok()?;
-        Some((ppid, start_time))
+        parse_stat(stat).map(|(_, ppid, start)| (ppid, start))
     })
 }
 

@@ -10,11 +10,11 @@ use std::process::{Command, Stdio};
 use anyhow::{Context as _, Result, bail};
 use regex::Regex;
 
+use crate::dist;
 use crate::divan_parse::{self, Bench};
-use crate::process_bench::{self, Binaries};
+use crate::process_bench;
 use crate::report::{self, Figure, Kind, Report, Selection, Skipped, Spread};
 use crate::workspace::{self, Workspace};
-use crate::{dist, size};
 
 /// The pseudo-package that selects the whole-process figures with `--package`.
 pub const PROCESS_PACKAGE: &str = "process";
@@ -116,8 +116,8 @@ pub fn run(ws: &Workspace, args: &Args) -> Result<PathBuf> {
     }
 
     if with_process {
-        eprintln!("\n== whole-process figures (profile {})", size::PROFILE);
-        match build_shipped(ws) {
+        eprintln!("\n== whole-process figures (profile {})", dist::PROFILE);
+        match dist::build(ws) {
             Ok(bins) => {
                 if let Ok(linkage) = dist::linkage_of(&bins.shim) {
                     report.profiles += &format!(", shim linked {}", linkage.as_str());
@@ -375,12 +375,6 @@ pub fn frame_figures(figures: &[Figure], benches: &[String]) -> Vec<Figure> {
         out.push(fig);
     }
     out
-}
-
-/// Builds `safeshell` and `safeshell-shim` as they ship ([`dist::build`]) and returns their
-/// paths.
-pub fn build_shipped(ws: &Workspace) -> Result<Binaries> {
-    dist::build(ws)
 }
 
 fn print_summary(report: &Report) {

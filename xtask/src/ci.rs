@@ -72,7 +72,7 @@ pub fn run(ws: &Workspace) -> Result<()> {
     }
     workspace::run(workspace::cmd(&sh, &cargo).arg("--version"))?;
 
-    let shipped = ws.target.join(size::PROFILE);
+    let shipped = ws.target.join(dist::PROFILE);
     let mut built = false;
     for args in CARGO_STEPS {
         if args[0] == "test" && !built {

@@ -10,9 +10,6 @@ use crate::dist::{self, Linkage};
 use crate::report;
 use crate::workspace::Workspace;
 
-/// The cargo profile of what ships.
-pub const PROFILE: &str = dist::PROFILE;
-
 /// The budget file, relative to the workspace root.
 pub const BUDGET_FILE: &str = "xtask/size-budget.toml";
 
@@ -75,7 +72,7 @@ impl Checked {
 pub fn run(ws: &Workspace) -> Result<Vec<Checked>> {
     let budgets = read_budgets(&ws.root.join(BUDGET_FILE))?;
     dist::build(ws)?;
-    let dir = ws.target.join(PROFILE);
+    let dir = ws.target.join(dist::PROFILE);
     let mut checked = Vec::new();
     for b in &budgets.binary {
         let path = dir.join(&b.name);
