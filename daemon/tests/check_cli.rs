@@ -1,7 +1,8 @@
 //! End-to-end tests of `safeshell check` and `safeshell rules`, run as real processes in a
 //! temporary HOME (nothing outside the temporary directory is read or written).
 
-use std::io::Write;
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -125,12 +126,7 @@ fn batch_mode_answers_every_line_in_order() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"ls\nrm -rf ~\n\ngit push -f\ncat .env\n")
-        .unwrap();
+    support::feed(&mut child, b"ls\nrm -rf ~\n\ngit push -f\ncat .env\n");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let decisions: Vec<String> = stdout(&out)

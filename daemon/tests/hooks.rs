@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Output, Stdio};
 
 use serde_json::Value;
-use support::{Harness, shim_exe, text};
+use support::{Harness, feed, output_with_stdin, shim_exe, text};
 
 const RULES: &str = r#"
 [[rules]]
@@ -31,22 +30,12 @@ fn fixture(name: &str, command: &str, cwd: &std::path::Path) -> String {
 }
 
 fn run_hook(h: &Harness, agent: &str, payload: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = h
-        .command(shim_exe())
-        .args(["hook", agent])
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(payload.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    output_with_stdin(
+        h.command(shim_exe())
+            .args(["hook", agent])
+            .envs(env.iter().copied()),
+        payload.as_bytes(),
+    )
 }
 
 fn json_out(o: &Output) -> Value {
@@ -201,12 +190,10 @@ fn approvals_in_the_monitor_reach_the_agent_and_are_not_asked_again() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(fixture("claude-bash.json", "tool ask touch=hooked", &h.work).as_bytes())
-        .unwrap();
+    feed(
+        &mut child,
+        fixture("claude-bash.json", "tool ask touch=hooked", &h.work).as_bytes(),
+    );
     let id = h.wait_for_pending();
     h.resolve("approve", &[], id);
     let out = child.wait_with_output().unwrap();
@@ -304,21 +291,10 @@ fn hook_install_keeps_other_settings_is_idempotent_and_undoes() {
         .unwrap();
     assert!(ours.ends_with("safeshell-shim hook claude"), "{ours}");
     // The installed command really works when run the way Claude Code runs it.
-    let out = h
-        .command("sh")
-        .args(["-c", ours])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            c.stdin
-                .take()
-                .unwrap()
-                .write_all(fixture("claude-bash.json", "rm -rf ~", &h.work).as_bytes())
-                .unwrap();
-            c.wait_with_output()
-        })
-        .unwrap();
+    let out = output_with_stdin(
+        h.command("sh").args(["-c", ours]),
+        fixture("claude-bash.json", "rm -rf ~", &h.work).as_bytes(),
+    );
     assert_eq!(
         json_out(&out)["hookSpecificOutput"]["permissionDecision"],
         "deny"

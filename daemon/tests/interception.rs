@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::{Harness, shim_exe, text};
+use support::{Harness, feed, shim_exe, text};
 
 /// Global rules for the tests: `tool` with `danger` is denied for agents, with `ask` it needs
 /// approval, with `swap` it is redirected to `tool redirected`.
@@ -48,12 +48,7 @@ fn allowed_commands_keep_stdout_stderr_exit_code_and_stdin() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"from stdin\n")
-        .unwrap();
+    feed(&mut child, b"from stdin\n");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(7));
     let stdout = text(&out.stdout);

@@ -302,6 +302,31 @@ pub fn write_executable(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// Writes `input` to a child's stdin and closes it. A child that exits (or closes stdin) before
+/// reading all of it is not an error here: its exit status and output are what tests assert, and
+/// whether the write or the exit happens first is up to the scheduler.
+pub fn feed(child: &mut Child, input: &[u8]) {
+    use std::io::Write;
+    let mut stdin = child.stdin.take().expect("stdin must be piped");
+    match stdin.write_all(input) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => panic!("writing to the child's stdin: {e}"),
+    }
+}
+
+/// Runs `command` with `input` on its stdin and stdout/stderr captured; see [`feed`].
+pub fn output_with_stdin(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    feed(&mut child, input);
+    child.wait_with_output().unwrap()
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
