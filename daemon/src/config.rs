@@ -8,26 +8,18 @@ use serde::Deserialize;
 /// The agent environment markers recognised by default (shared with the shim).
 pub const DEFAULT_AGENT_MARKERS: &[&str] = safeshell_protocol::AGENT_ENV_MARKERS;
 
-/// Program names whose descendants are treated as agents by default.
-pub const DEFAULT_AGENT_PROGRAMS: &[&str] = &[
-    "claude",
-    "codex",
-    "cursor-agent",
-    "gemini",
-    "aider",
-    "opencode",
-    "goose",
-    "amp",
-    "cline",
-    "crush",
-];
+/// Program names whose descendants are treated as agents by default (shared with the shim).
+pub const DEFAULT_AGENT_PROGRAMS: &[&str] = safeshell_protocol::AGENT_PROGRAMS;
 
 /// The settings file. Unknown keys are errors (with file and line).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// What clients do when the daemon cannot be reached even after starting it: allow | deny.
+    /// What clients do for a person when the daemon cannot be reached even after starting it:
+    /// allow | deny.
     pub on_unavailable: FailMode,
+    /// The same for an agent (the stricter of the two applies to agents): allow | deny.
+    pub on_unavailable_ai: FailMode,
     /// The real shell the `SHELL` wrapper runs.
     pub shell: String,
     /// Seconds an approval waits for a human before it is denied.
@@ -86,6 +78,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             on_unavailable: FailMode::Allow,
+            on_unavailable_ai: FailMode::Deny,
             shell: "/bin/bash".into(),
             approval_timeout_secs: 300,
             audit_max_bytes: 10 * 1024 * 1024,
@@ -160,8 +153,11 @@ pub fn template() -> String {
 # Rules live in rules.toml beside this file (see docs/rules.md).
 
 # What shims, the SHELL wrapper and hooks do when the daemon cannot be reached even after they
-# tried to start it: "allow" (run the command, with a one-line warning) or "deny".
+# tried to start it: "allow" (run the command, with a one-line warning) or "deny". The first is
+# for a person's commands, the second for an agent's (agents get the stricter of the two; in an
+# agent's process no environment variable can loosen it).
 # on_unavailable = "allow"
+# on_unavailable_ai = "deny"
 
 # The real shell the SHELL wrapper (safeshell-shim -c …) runs. Never the wrapper itself.
 # shell = "/bin/bash"
@@ -180,7 +176,8 @@ pub fn template() -> String {
 # Seconds a no-double-ask token (handed to the commands a decision allowed) stays valid.
 # token_ttl_secs = 600
 
-# A client whose environment has one of these variables is an agent.
+# A client whose environment has one of these variables is an agent. The built-in ones shown
+# here always count; variables listed here are added to them.
 # agent_env_markers = [{markers}]
 
 # A client descending from one of these programs is an agent.
@@ -215,6 +212,7 @@ mod tests {
     fn template_parses_to_the_defaults() {
         let c = Config::parse(&template(), "t").unwrap();
         assert_eq!(c.on_unavailable, FailMode::Allow);
+        assert_eq!(c.on_unavailable_ai, FailMode::Deny);
         assert_eq!(c.approval_timeout_secs, 300);
         // Uncommenting every line gives the same values.
         let uncommented: String = template()
@@ -229,6 +227,16 @@ mod tests {
         let c2 = Config::parse(&uncommented, "t").unwrap();
         assert_eq!(c2.agent_programs, c.agent_programs);
         assert_eq!(c2.audit_max_bytes, c.audit_max_bytes);
+    }
+
+    #[test]
+    fn fail_modes_are_allow_or_deny() {
+        let c = Config::parse("on_unavailable_ai = \"allow\"\n", "c.toml").unwrap();
+        assert_eq!(c.on_unavailable_ai, FailMode::Allow);
+        let err = Config::parse("on_unavailable_ai = \"maybe\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:1:"), "{err}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Deciding whether a request comes from an agent or a human, and process-tree look-ups.
 //!
 //! Order: the surface (agent hooks are agents); `SAFESHELL_CONTEXT=ai|human` from the client; a
-//! known agent environment marker the client saw; otherwise the client's ancestry (via `/proc`),
-//! matched against agent program names. Ancestry walks are cached per parent process. An ancestry
-//! that cannot be followed (a process in it exited during the look-up) counts as an agent's.
+//! known agent environment marker (built in or configured) among the variable names the client
+//! sent; otherwise the client's ancestry (via `/proc`), matched against agent program names.
+//! Ancestry walks are cached per parent process. An ancestry that cannot be followed (a process
+//! in it exited during the look-up) counts as an agent's.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -250,6 +251,14 @@ impl Detector {
         }
     }
 
+    /// Whether an environment variable's name is an agent marker: a built-in one, or one
+    /// configured in `agent_env_markers`. Clients send the names of all their variables, so any
+    /// other name counts for nothing.
+    fn is_marker(&self, name: &str) -> bool {
+        safeshell_protocol::AGENT_ENV_MARKERS.contains(&name)
+            || self.markers.iter().any(|k| k == name)
+    }
+
     /// Decides the context of a request.
     pub fn detect(&self, surface: &Surface, hints: &ContextHints, client_pid: u32) -> Detected {
         if let Surface::AgentHook { agent } = surface {
@@ -272,11 +281,7 @@ impl Detector {
             Some("human") => {
                 // A claim to be human is not believed from inside an agent: an agent could prefix
                 // any command with SAFESHELL_CONTEXT=human.
-                if let Some(marker) = hints
-                    .agent_markers
-                    .iter()
-                    .find(|m| self.markers.iter().any(|k| k == *m))
-                {
+                if let Some(marker) = hints.agent_markers.iter().find(|m| self.is_marker(m)) {
                     return Detected {
                         context: Context::Ai,
                         source: format!(
@@ -309,11 +314,7 @@ impl Detector {
             }
             _ => {}
         }
-        if let Some(marker) = hints
-            .agent_markers
-            .iter()
-            .find(|m| self.markers.iter().any(|k| k == *m))
-        {
+        if let Some(marker) = hints.agent_markers.iter().find(|m| self.is_marker(m)) {
             return Detected {
                 context: Context::Ai,
                 source: format!("marker {marker}"),
@@ -538,14 +539,29 @@ mod tests {
             (got.context, got.agent.as_deref()),
             (Context::Ai, Some("claude"))
         );
+        // Clients send the names of all their variables: only markers count.
         let unknown = ContextHints {
             safeshell_context: None,
-            agent_markers: vec!["SOMETHING_ELSE".into()],
+            agent_markers: vec!["SOMETHING_ELSE".into(), "PATH".into(), "HOME".into()],
         };
         assert_eq!(
             d.detect(&Surface::PathShim, &unknown, pid).context,
             Context::Human
         );
+        // A configured marker counts, and the built-in ones keep counting beside it.
+        let d = Detector::new(
+            vec!["MY_AGENT".into()],
+            vec!["no-such-agent-program".into()],
+        );
+        for marker in ["MY_AGENT", "CODEX_SANDBOX"] {
+            let hints = ContextHints {
+                safeshell_context: None,
+                agent_markers: vec!["PATH".into(), marker.into()],
+            };
+            let got = d.detect(&Surface::PathShim, &hints, pid);
+            assert_eq!(got.context, Context::Ai, "{marker}");
+            assert_eq!(got.source, format!("marker {marker}"));
+        }
     }
 
     #[test]

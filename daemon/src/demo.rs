@@ -23,11 +23,19 @@ struct Demo {
 }
 
 impl Demo {
+    /// The demo's own HOME, so that its state directory is the standard location: agents' shims
+    /// ignore `SAFESHELL_HOME`, `SAFESHELL_SOCKET` and `SAFESHELL_SHIMS_DIR`, and would otherwise
+    /// ask (or start) the user's own daemon.
     fn env(&self, cmd: &mut Command) {
         let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("SAFESHELL_HOME", &self.state)
-            .env("SAFESHELL_SOCKET", self.state.join("daemon.sock"))
-            .env("SAFESHELL_SHIMS_DIR", self.state.join("shims"))
+        let home = self.state.parent().unwrap_or(&self.root);
+        cmd.env("HOME", home)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("SAFESHELL_HOME")
+            .env_remove("SAFESHELL_SOCKET")
+            .env_remove("SAFESHELL_SHIMS_DIR")
+            .env_remove("SAFESHELL_NO_AUTOSTART")
+            .env_remove("SAFESHELL_ON_UNAVAILABLE")
             .env(
                 "PATH",
                 format!("{}:{path}", self.state.join("shims").display()),

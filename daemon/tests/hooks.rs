@@ -239,25 +239,57 @@ fn bad_input_and_an_unreachable_daemon_never_allow_by_accident() {
     let out = run_hook(&h, "nonsense", "{}", &[]);
     assert_eq!(out.status.code(), Some(2));
 
+    // No daemon, and none can be started (a copy of the shim with no `safeshell` beside it): a
+    // hook is always an agent's, so `on_unavailable_ai` applies (default "deny"), and
+    // SAFESHELL_ON_UNAVAILABLE may make it stricter, never looser.
     let h = Harness::without_daemon(RULES);
+    let lonely = h.tmp.path().join("safeshell-shim");
+    std::fs::copy(shim_exe(), &lonely).unwrap();
     let payload = fixture("claude-bash.json", "rm -rf /", &h.work);
-    let out = run_hook(&h, "claude", &payload, &[]);
+    let run_lonely = |env: &[(&str, &str)]| {
+        output_with_stdin(
+            h.command(&lonely)
+                .args(["hook", "claude"])
+                .envs(env.iter().copied()),
+            payload.as_bytes(),
+        )
+    };
+    let out = run_lonely(&[("SAFESHELL_ON_UNAVAILABLE", "allow")]);
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+        "deny"
+    );
+    assert!(
+        text(&out.stderr).contains("on_unavailable_ai"),
+        "{}",
+        text(&out.stderr)
+    );
+    let config = h.state.join("config.toml");
+    let mut settings = std::fs::read_to_string(&config).unwrap();
+    settings.push_str("on_unavailable_ai = \"allow\"\n");
+    std::fs::write(&config, settings).unwrap();
+    let out = run_lonely(&[]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         text(&out.stderr).contains("daemon unavailable"),
         "{}",
         text(&out.stderr)
     );
-    let out = run_hook(
-        &h,
-        "claude",
-        &payload,
-        &[("SAFESHELL_ON_UNAVAILABLE", "deny")],
-    );
+    let out = run_lonely(&[("SAFESHELL_ON_UNAVAILABLE", "deny")]);
     assert_eq!(
         json_out(&out)["hookSpecificOutput"]["permissionDecision"],
         "deny"
     );
+    // The real hook starts the daemon (an agent's SAFESHELL_NO_AUTOSTART, which the harness
+    // sets, is ignored), and the daemon decides.
+    let out = run_hook(&h, "claude", &payload, &[]);
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
+        "deny",
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(h.safeshell(&["daemon", "status"]).status.success());
 }
 
 #[test]

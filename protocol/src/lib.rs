@@ -29,8 +29,9 @@ pub use messages::{
 };
 pub use socket::{socket_path, socket_path_from};
 
-/// Environment variables that mark a process as run by an AI agent. Clients report which of
-/// these they see in [`ContextHints::agent_markers`]; the daemon's configurable list starts from it.
+/// Environment variables that mark a process as run by an AI agent. Clients report the names of
+/// the variables they see in [`ContextHints::agent_markers`]; the daemon counts those that are
+/// markers: these, and any configured in `agent_env_markers`.
 pub const AGENT_ENV_MARKERS: &[&str] = &[
     "CLAUDECODE",
     "CLAUDE_CODE_ENTRYPOINT",
@@ -44,6 +45,22 @@ pub const AGENT_ENV_MARKERS: &[&str] = &[
     "WARP_AI_AGENT",
     "OPENCODE",
     "CLINE_ACTIVE",
+];
+
+/// Program names whose descendants are agents' processes: the default of the daemon's
+/// `agent_programs`, and what the shim looks for (with those configured) when it must decide the
+/// context itself.
+pub const AGENT_PROGRAMS: &[&str] = &[
+    "claude",
+    "codex",
+    "cursor-agent",
+    "gemini",
+    "aider",
+    "opencode",
+    "goose",
+    "amp",
+    "cline",
+    "crush",
 ];
 
 /// The version of the wire protocol this build speaks.

@@ -186,8 +186,10 @@ pub enum ContextHint {
 pub struct ContextHints {
     /// The raw value of `SAFESHELL_CONTEXT` in the client's environment, if set.
     pub safeshell_context: Option<String>,
-    /// Names of agent marker variables present in the client's environment,
-    /// such as `CLAUDECODE`.
+    /// Names (never values) of the variables in the client's environment, or at least of
+    /// those that may be agent markers, such as `CLAUDECODE`. The daemon counts only the names
+    /// that are markers (built in, or configured in `agent_env_markers`); any other name is
+    /// ignored.
     pub agent_markers: Vec<String>,
 }
 

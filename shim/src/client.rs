@@ -1,6 +1,7 @@
-//! Asking the daemon: connect (starting it if needed), handshake, one check, its decision.
+//! Asking the daemon: connect (starting it if needed), handshake, one check, its decision, each
+//! within a deadline so that a hung daemon cannot hang the commands that ask it.
 
-use std::io::{BufReader, ErrorKind, Write};
+use std::io::{BufReader, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,15 +11,35 @@ use safeshell_protocol::{
     Surface, check_versions,
 };
 
+use crate::{agent, locate};
+
 /// How long a shim waits for a daemon it started to answer.
 pub const AUTOSTART_WAIT: Duration = Duration::from_secs(3);
 
+/// How long a client waits for the daemon's answer once connected (its handshake and decision
+/// together). Past it the exchange failed, and a failed exchange never runs the command. A
+/// decision waiting for a person is given longer: see [`APPROVAL_MARGIN`].
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Once the daemon has announced that a person must approve, the client waits for the final
+/// answer up to the approval timeout (the request's, else `approval_timeout_secs` in config.toml,
+/// else [`DEFAULT_APPROVAL_TIMEOUT_SECS`]) plus this margin; the daemon answers a timed-out
+/// approval itself, so the margin only matters when the daemon hangs.
+pub const APPROVAL_MARGIN: Duration = Duration::from_secs(15);
+
+/// The daemon's default `approval_timeout_secs`.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 300;
+
+/// Writes larger than this get a send deadline too (a smaller one fits in the socket's buffer,
+/// so it never waits for the daemon).
+const SMALL_WRITE: usize = 64 * 1024;
+
 fn connect() -> Result<UnixStream, String> {
-    let socket = proto::socket_path().ok_or("no socket path (set HOME or SAFESHELL_SOCKET)")?;
+    let socket = locate::socket_path().ok_or("no socket path (set HOME or SAFESHELL_SOCKET)")?;
     match UnixStream::connect(&socket) {
         Ok(s) => Ok(s),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
-            autostart()?;
+            autostart().map_err(|e| format!("{e}; socket {}", socket.display()))?;
             let deadline = Instant::now() + AUTOSTART_WAIT;
             loop {
                 match UnixStream::connect(&socket) {
@@ -34,9 +55,11 @@ fn connect() -> Result<UnixStream, String> {
     }
 }
 
-/// Starts the daemon with the `safeshell` binary installed next to this shim.
+/// Starts the daemon with the `safeshell` binary installed next to this shim. A person may turn
+/// this off with `SAFESHELL_NO_AUTOSTART`; an agent may not, and the daemon it starts serves the
+/// standard location whatever the agent's environment says.
 fn autostart() -> Result<(), String> {
-    if std::env::var_os("SAFESHELL_NO_AUTOSTART").is_some() {
+    if agent::honoured("SAFESHELL_NO_AUTOSTART", || None).is_some() {
         return Err(
             "the daemon is not running (autostart disabled by SAFESHELL_NO_AUTOSTART)".into(),
         );
@@ -49,11 +72,18 @@ fn autostart() -> Result<(), String> {
             safeshell.display()
         ));
     }
-    let status = Command::new(&safeshell)
+    let mut command = Command::new(&safeshell);
+    command
         .args(["daemon", "start", "--quiet"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    if agent::any_override_set() && agent::is_agent() {
+        for name in agent::OVERRIDES {
+            command.env_remove(name);
+        }
+    }
+    let status = command
         .status()
         .map_err(|e| format!("cannot start the daemon: {e}"))?;
     if status.success() {
@@ -79,6 +109,80 @@ pub fn ask(request: &CheckRequest) -> Result<Decision, AskError> {
     exchange(&mut stream, request).map_err(AskError::Failed)
 }
 
+/// The answer's deadline, enforced on every read: `SO_RCVTIMEO` is set once for the whole
+/// answer (one system call) and set again only when less than half of it is left, so a daemon
+/// that trickles bytes cannot stretch the wait either. The clock is read without a system call.
+struct Deadline<'a> {
+    stream: &'a UnixStream,
+    at: Instant,
+    /// The receive timeout currently set on the socket.
+    set: Duration,
+    /// What to say when it passes.
+    what: String,
+}
+
+impl<'a> Deadline<'a> {
+    fn new(stream: &'a UnixStream, wait: Duration, what: String) -> std::io::Result<Self> {
+        stream.set_read_timeout(Some(wait))?;
+        Ok(Deadline {
+            stream,
+            at: Instant::now() + wait,
+            set: wait,
+            what,
+        })
+    }
+
+    /// Moves the deadline (an approval was announced: wait for the person).
+    fn extend(&mut self, wait: Duration, what: String) -> std::io::Result<()> {
+        self.stream.set_read_timeout(Some(wait))?;
+        self.at = Instant::now() + wait;
+        self.set = wait;
+        self.what = what;
+        Ok(())
+    }
+
+    fn passed(&self) -> std::io::Error {
+        std::io::Error::new(ErrorKind::TimedOut, self.what.clone())
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.passed());
+        }
+        if left < self.set / 2 {
+            self.stream.set_read_timeout(Some(left))?;
+            self.set = left;
+        }
+        loop {
+            match (&*self.stream).read(buf) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err(self.passed());
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+/// How long to wait for a person once the daemon announced an approval.
+fn approval_wait(request: &CheckRequest) -> Duration {
+    let configured = locate::config_value("approval_timeout_secs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_APPROVAL_TIMEOUT_SECS);
+    let secs = request
+        .approval_timeout_secs
+        .map_or(configured, |t| configured.min(u64::from(t)));
+    Duration::from_secs(secs) + APPROVAL_MARGIN
+}
+
 fn exchange(stream: &mut UnixStream, request: &CheckRequest) -> Result<Decision, String> {
     let kind = match request.surface {
         Surface::ShellWrapper => ClientKind::ShellWrapper,
@@ -95,11 +199,30 @@ fn exchange(stream: &mut UnixStream, request: &CheckRequest) -> Result<Decision,
     let mut check = Vec::with_capacity(512);
     proto::encode(&Request::Check(request.clone()), &mut check).map_err(io)?;
     out.extend_from_slice(&check);
-    stream
-        .write_all(&out)
-        .map_err(|e| format!("cannot send the check: {e}"))?;
+    if out.len() > SMALL_WRITE {
+        // Only a large request can fill the socket's buffer and wait for a hung daemon.
+        stream
+            .set_write_timeout(Some(ANSWER_TIMEOUT))
+            .map_err(|e| format!("cannot send the check: {e}"))?;
+    }
+    stream.write_all(&out).map_err(|e| match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
+            "the daemon did not take the check within {}",
+            seconds(ANSWER_TIMEOUT)
+        ),
+        _ => format!("cannot send the check: {e}"),
+    })?;
+    let deadline = Deadline::new(
+        stream,
+        ANSWER_TIMEOUT,
+        format!(
+            "the daemon did not answer within {}",
+            seconds(ANSWER_TIMEOUT)
+        ),
+    )
+    .map_err(|e| format!("cannot wait for the answer: {e}"))?;
     // Answers are read through a buffer: one `read` usually brings a whole frame, length and all.
-    let mut stream = BufReader::with_capacity(4096, &*stream);
+    let mut stream = BufReader::with_capacity(4096, deadline);
     let mut buf = check;
     let reply: HelloReply = proto::read_message(&mut stream, &mut buf)
         .map_err(io)?
@@ -117,6 +240,17 @@ fn exchange(stream: &mut UnixStream, request: &CheckRequest) -> Result<Decision,
                 if d.action == proto::Action::RequireApproval && d.approval_id.is_some() =>
             {
                 eprintln!("{}", d.agent_message);
+                let wait = approval_wait(request);
+                stream
+                    .get_mut()
+                    .extend(
+                        wait,
+                        format!(
+                            "no final answer from the daemon within {} of announcing the approval",
+                            seconds(wait)
+                        ),
+                    )
+                    .map_err(|e| format!("cannot wait for the approval: {e}"))?;
             }
             Response::Decision(d) => return Ok(d),
             Response::Error { message } => return Err(message),

@@ -241,6 +241,9 @@ pub fn run(agent_name: Option<String>) -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    // The agent runs its hooks: no environment variable may steer this one away from the
+    // user's daemon or weaken its fail mode.
+    crate::agent::force();
     // A panic must not look like success (or like a non-blocking error) to the agent.
     std::panic::set_hook(Box::new(move |info| {
         let msg = format!(
@@ -291,16 +294,16 @@ pub fn run(agent_name: Option<String>) -> ExitCode {
     req.approval_timeout_secs = Some(hook_timeout());
     match client::ask(&req) {
         Ok(d) => emit(agent, &answer_for(&d)),
-        Err(client::AskError::Unavailable(e)) => match locate::on_unavailable().as_str() {
-            "deny" => emit(
+        Err(client::AskError::Unavailable(e)) => match locate::fail_mode() {
+            locate::FailMode::Deny(setting) => emit(
                 agent,
                 &Answer::Deny(format!(
-                    "SafeShell is unavailable ({e}) and on_unavailable = \"deny\": not running this command."
+                    "SafeShell is unavailable ({e}) and {setting}: not running this command."
                 )),
             ),
-            _ => {
+            locate::FailMode::Allow(setting) => {
                 eprintln!(
-                    "safeshell: warning: daemon unavailable ({e}); not checking this command (on_unavailable = \"allow\")"
+                    "safeshell: warning: daemon unavailable ({e}); not checking this command ({setting})"
                 );
                 emit(agent, &Answer::Pass)
             }

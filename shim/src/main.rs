@@ -9,6 +9,7 @@
 //! Exit statuses of its own: 126 when SafeShell refused the command, 127 when the real program
 //! was not found, 64 for a usage error.
 
+mod agent;
 mod client;
 mod hook;
 mod locate;
@@ -89,13 +90,28 @@ enum Verdict {
     Refuse,
 }
 
+/// The longest variable name sent as a possible agent marker.
+const MAX_MARKER_NAME: usize = 128;
+
+/// Whether an environment variable's name could be an agent marker: a shell identifier
+/// (`[A-Za-z_][A-Za-z0-9_]*`) of at most [`MAX_MARKER_NAME`] bytes.
+fn may_be_marker(name: &[u8]) -> bool {
+    name.len() <= MAX_MARKER_NAME
+        && name
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// The names (never the values) of this process's environment variables go to the daemon as
+/// possible markers: it counts those that are built-in or configured markers (`agent_env_markers`
+/// in config.toml, which the shim does not read on its normal path).
 fn hints() -> ContextHints {
     ContextHints {
         safeshell_context: std::env::var("SAFESHELL_CONTEXT").ok(),
-        agent_markers: safeshell_protocol::AGENT_ENV_MARKERS
-            .iter()
-            .filter(|m| std::env::var_os(m).is_some())
-            .map(|m| (*m).to_owned())
+        agent_markers: std::env::vars_os()
+            .filter(|(k, _)| may_be_marker(k.as_bytes()))
+            .filter_map(|(k, _)| k.into_string().ok())
             .collect(),
     }
 }
@@ -170,16 +186,16 @@ fn verdict(d: Decision) -> Verdict {
 
 /// The daemon could not be reached even after trying to start it: apply the fail mode.
 fn unavailable(error: &str) -> Verdict {
-    match locate::on_unavailable().as_str() {
-        "deny" => {
+    match locate::fail_mode() {
+        locate::FailMode::Deny(setting) => {
             eprintln!(
-                "SafeShell: the SafeShell daemon is unavailable ({error}) and on_unavailable = \"deny\": not running this command."
+                "SafeShell: the SafeShell daemon is unavailable ({error}) and {setting}: not running this command."
             );
             Verdict::Refuse
         }
-        _ => {
+        locate::FailMode::Allow(setting) => {
             eprintln!(
-                "safeshell: warning: daemon unavailable ({error}); running the command unchecked (on_unavailable = \"allow\")"
+                "safeshell: warning: daemon unavailable ({error}); running the command unchecked ({setting})"
             );
             Verdict::Run(None)
         }
