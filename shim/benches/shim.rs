@@ -90,9 +90,19 @@ impl Setup {
     }
 
     fn run(&self, program: &Path, args: &[&str]) -> std::process::ExitStatus {
+        self.run_with(program, args, &[])
+    }
+
+    fn run_with(
+        &self,
+        program: &Path,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> std::process::ExitStatus {
         Command::new(program)
             .args(args)
             .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("HOME", self.dir.path())
             .env(
                 "PATH",
@@ -150,6 +160,60 @@ fn exec_floor(bencher: Bencher) {
 fn shim_allowed(bencher: Bencher) {
     let s = Setup::new();
     bencher.bench_local(|| assert!(s.run(&s.shim_true, &[]).success()));
+}
+
+/// An environment the size of a developer's shell (the benches above run with four variables):
+/// 40 variables of about 60 bytes and one of 1.5 KB, like `LS_COLORS`. The shim sends the names of
+/// its variables to the daemon as possible agent markers.
+fn typical_env() -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = (0..40)
+        .map(|i| {
+            (
+                format!("TYPICAL_VARIABLE_{i:02}"),
+                format!("/home/someone/.local/share/something/{i:024}"),
+            )
+        })
+        .collect();
+    env.push(("LS_COLORS".into(), "di=01;34:ln=01;36:".repeat(80)));
+    env
+}
+
+#[divan::bench(sample_count = 100)]
+fn shim_allowed_typical_env(bencher: Bencher) {
+    let s = Setup::new();
+    let env = typical_env();
+    bencher.bench_local(|| assert!(s.run_with(&s.shim_true, &[], &env).success()));
+}
+
+/// Another build of the shim to compare with in the same run (same daemon, same machine load):
+/// `SAFESHELL_BENCH_BASELINE_SHIM=/path/to/safeshell-shim` (it must speak this protocol version).
+/// Without it, these measure this build again.
+fn baseline_true(s: &Setup) -> PathBuf {
+    let Some(other) = std::env::var_os("SAFESHELL_BENCH_BASELINE_SHIM") else {
+        return s.shim_true.clone();
+    };
+    let dir = s.dir.path().join("baseline");
+    let link = dir.join("true");
+    if !link.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink(other, &link).unwrap();
+    }
+    link
+}
+
+#[divan::bench(sample_count = 100)]
+fn baseline_shim_allowed(bencher: Bencher) {
+    let s = Setup::new();
+    let shim = baseline_true(&s);
+    bencher.bench_local(|| assert!(s.run(&shim, &[]).success()));
+}
+
+#[divan::bench(sample_count = 100)]
+fn baseline_shim_allowed_typical_env(bencher: Bencher) {
+    let s = Setup::new();
+    let shim = baseline_true(&s);
+    let env = typical_env();
+    bencher.bench_local(|| assert!(s.run_with(&shim, &[], &env).success()));
 }
 
 #[divan::bench(sample_count = 100)]
