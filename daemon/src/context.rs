@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -227,8 +227,9 @@ struct Walked {
 
 /// Detects contexts, caching ancestry walks per parent process.
 pub struct Detector {
-    markers: Vec<String>,
-    programs: Vec<String>,
+    /// Replaced by [`Detector::reconfigure`] when `config.toml` changes.
+    markers: RwLock<Vec<String>>,
+    programs: RwLock<Vec<String>>,
     cache: Mutex<HashMap<u32, Walked>>,
     /// Walks made (tests check that a cached walk is reused).
     #[cfg(test)]
@@ -239,24 +240,43 @@ pub struct Detector {
 /// that have exited are dropped first, then all.
 pub const ANCESTRY_CACHE_LIMIT: usize = 512;
 
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Detector {
     /// A detector with the configured marker variables and agent program names.
     pub fn new(markers: Vec<String>, programs: Vec<String>) -> Detector {
         Detector {
-            markers,
-            programs,
+            markers: RwLock::new(markers),
+            programs: RwLock::new(programs),
             cache: Mutex::new(HashMap::new()),
             #[cfg(test)]
             walks: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
+    /// Takes new marker variables and agent program names (a reloaded config); forgets cached
+    /// walks, which were made with the old names. Returns whether anything changed.
+    pub fn reconfigure(&self, markers: Vec<String>, programs: Vec<String>) -> bool {
+        let same = *read(&self.markers) == markers && *read(&self.programs) == programs;
+        if !same {
+            *self.markers.write().unwrap_or_else(PoisonError::into_inner) = markers;
+            *self
+                .programs
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = programs;
+            lock(&self.cache).clear();
+        }
+        !same
+    }
+
     /// Whether an environment variable's name is an agent marker: a built-in one, or one
     /// configured in `agent_env_markers`. Clients send the names of all their variables, so any
     /// other name counts for nothing.
-    fn is_marker(&self, name: &str) -> bool {
+    pub fn is_marker(&self, name: &str) -> bool {
         safeshell_protocol::AGENT_ENV_MARKERS.contains(&name)
-            || self.markers.iter().any(|k| k == name)
+            || read(&self.markers).iter().any(|k| k == name)
     }
 
     /// Decides the context of a request.
@@ -427,7 +447,7 @@ impl Detector {
             };
             let names = std::iter::once(&info.comm).chain(info.argv_names.iter());
             for name in names {
-                if let Some(p) = self.programs.iter().find(|p| *p == name) {
+                if let Some(p) = read(&self.programs).iter().find(|p| *p == name) {
                     return Ancestry::Agent(p.clone(), pid);
                 }
             }

@@ -64,6 +64,20 @@ impl Demo {
             .stderr(Stdio::piped());
         cmd
     }
+
+    /// Runs `argv` from a stand-in agent process (`sh`) that hands its marker to the commands it
+    /// starts, as agents do. An approval must come from outside an agent's process tree, so the
+    /// demo, standing in for the person, must not be the agent itself.
+    fn agent_child(&self, argv: &[&str]) -> Command {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "CLAUDECODE=1 \"$@\"; exit $?", "agent"])
+            .args(argv);
+        self.env(&mut cmd);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
 }
 
 pub fn run() -> Result<u8> {
@@ -175,7 +189,7 @@ fn session(d: &Demo) -> Result<()> {
     if git_ok {
         // One that needs approval: the demo approves it itself, as a person would in the monitor.
         let start = Instant::now();
-        let child = d.agent(&["git", "reset", "--hard"]).spawn()?;
+        let child = d.agent_child(&["git", "reset", "--hard"]).spawn()?;
         let socket = d.state.join("daemon.sock");
         let id = wait_pending(&socket)?;
         let mut client = Client::connect(&socket, ClientKind::Cli)?;

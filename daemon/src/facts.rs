@@ -104,6 +104,14 @@ impl Facts for SystemFacts {
     fn file_exists(&self, relative: &str) -> bool {
         self.cwd.join(relative).exists()
     }
+
+    fn path_set(&self, name: &str) -> Option<&[String]> {
+        crate::own::get().path_set(name)
+    }
+
+    fn protected_pids(&self) -> &[u32] {
+        &crate::own::get().pids
+    }
 }
 
 #[cfg(test)]

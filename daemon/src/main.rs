@@ -1,5 +1,6 @@
 //! `safeshell`: the user-facing command (rule checks and rule tools; the daemon comes next).
 
+mod agent_tree;
 mod audit;
 mod check;
 mod client;
@@ -11,12 +12,16 @@ mod doctor;
 mod facts;
 mod hooks;
 mod init;
+mod logging;
 mod messages;
+mod own;
 mod paths;
 mod rules_cache;
 mod rules_cmd;
 mod server;
+mod trust;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -102,6 +107,22 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Trust a repository's rule file (.safeshell/rules.toml), so its `allow` and `redirect`
+    /// rules take effect.
+    ///
+    /// Untrusted, a repository file may only add restrictions: a cloned repository must not run
+    /// commands of its choosing through a `redirect`. Trust is for this exact content (SHA-256);
+    /// any change needs `safeshell trust` again. Agents cannot run this.
+    Trust {
+        /// The rule file (default: the nearest .safeshell/rules.toml from here).
+        file: Option<PathBuf>,
+        /// Withdraw trust instead.
+        #[arg(long)]
+        revoke: bool,
+        /// List trusted files and whether they changed since.
+        #[arg(long, conflicts_with_all = ["file", "revoke"])]
+        list: bool,
     },
     /// Print recent decisions from the audit log (~/.safeshell/audit.jsonl).
     Audit {
@@ -335,11 +356,13 @@ fn main() -> ExitCode {
             Ok(0)
         })(),
         Command::Audit { lines, json } => daemon_cmd::audit(lines, json),
+        Command::Trust { file, revoke, list } => trust::run(file, revoke, list),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("safeshell: {e:#}");
+            // Not `eprintln!`: it panics when stderr cannot be written (a full disk).
+            let _ = writeln!(std::io::stderr(), "safeshell: {e:#}");
             ExitCode::from(
                 if e.downcast_ref::<safeshell_rules::LoadError>().is_some() {
                     EXIT_RULES

@@ -40,10 +40,12 @@ pub fn repo_rules_path(cwd: &Path) -> Option<PathBuf> {
 pub fn read_source(kind: SourceKind, path: &Path) -> Result<Source> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read rule file {}", path.display()))?;
+    let trusted = kind == SourceKind::Repo && crate::trust::is_trusted(path, &text);
     Ok(Source {
         kind,
         name: path.display().to_string(),
         text,
+        trusted,
     })
 }
 

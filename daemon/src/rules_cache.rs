@@ -38,12 +38,16 @@ struct FileState {
     /// The last text that compiled, if any.
     good: Option<Source>,
     error: Option<String>,
+    /// Rules loaded but not obeyed (an untrusted repository file's `allow` and `redirect`).
+    notices: Vec<String>,
 }
 
 struct Inner {
     global_path: Option<PathBuf>,
     global: FileState,
     repos: HashMap<PathBuf, FileState>,
+    /// The trust list's stamp: trusting or revoking a file reloads every repository file.
+    trust_stamp: Stamp,
 }
 
 /// The daemon's rule sets.
@@ -67,6 +71,7 @@ impl RulesCache {
             stamp: None,
             good: None,
             error: None,
+            notices: Vec::new(),
         };
         let mut validated = None;
         if let Some(path) = &global_path {
@@ -97,6 +102,7 @@ impl RulesCache {
                 global_path,
                 global,
                 repos: HashMap::new(),
+                trust_stamp: crate::trust::trust_file().and_then(|p| stamp(&p)),
             }),
             base: RwLock::new(Arc::new(base)),
             per_repo: RwLock::new(HashMap::new()),
@@ -159,7 +165,11 @@ impl RulesCache {
             global_path,
             global,
             repos,
+            trust_stamp,
         } = &mut *inner;
+        let trust_now = crate::trust::trust_file().and_then(|p| stamp(&p));
+        let trust_changed = trust_now != *trust_stamp;
+        *trust_stamp = trust_now;
         let mut global_changed = false;
         if let Some(path) = global_path.clone() {
             let now = stamp(&path);
@@ -192,9 +202,10 @@ impl RulesCache {
         }
         let mut changed_repos = Vec::new();
         for (path, state) in repos.iter_mut() {
-            if stamp(path) != state.stamp || global_changed {
+            if stamp(path) != state.stamp || global_changed || trust_changed {
                 let (fresh, _) = load_repo_state(path, global);
-                let file_changed = fresh.stamp != state.stamp;
+                let file_changed = fresh.stamp != state.stamp || trust_changed;
+                state.notices = fresh.notices;
                 state.stamp = fresh.stamp;
                 if fresh.good.is_some() || fresh.stamp.is_none() {
                     state.good = fresh.good;
@@ -248,6 +259,7 @@ impl RulesCache {
         );
         let mut errors: Vec<String> = inner.global.error.iter().cloned().collect();
         errors.extend(inner.repos.values().filter_map(|s| s.error.clone()));
+        errors.extend(inner.repos.values().flat_map(|s| s.notices.iter().cloned()));
         let count = self
             .base
             .read()
@@ -273,6 +285,7 @@ fn load_repo_state(path: &Path, global: &FileState) -> (FileState, Option<RuleSe
         stamp: stamp(path),
         good: None,
         error: None,
+        notices: Vec::new(),
     };
     let mut validated = None;
     if state.stamp.is_none() {
@@ -285,6 +298,7 @@ fn load_repo_state(path: &Path, global: &FileState) -> (FileState, Option<RuleSe
             sources.push(src.clone());
             match RuleSet::load(&sources) {
                 Ok(set) => {
+                    state.notices = set.notices().iter().map(|n| format!("note: {n}")).collect();
                     state.good = Some(src);
                     validated = Some(set);
                 }

@@ -87,6 +87,9 @@ fn validate(
                     .count();
                 println!("ok  {} ({}, {n} rules)", s.name, s.kind.as_str());
             }
+            for notice in set.notices() {
+                println!("note: {notice}");
+            }
             Ok(0)
         }
         Err(e) => {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::Read as _;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,8 +17,8 @@ use anyhow::{Context as _, Result, bail};
 use safeshell_protocol::{
     self as proto, ApprovalMode, ApprovalOutcome, ApprovalResolution, ApprovalVerdict,
     CheckRequest, ClientKind, CommandSpec, ContextHint, ContextHints, Decision, DecisionEvent,
-    Event, EventKind, Hello, HelloReply, MAX_FRAME_LEN, PROTOCOL_VERSION, PendingApproval, Request,
-    Response, StatusReport, Surface,
+    Event, EventKind, FrameError, Hello, HelloReply, MAX_FRAME_LEN, PROTOCOL_VERSION,
+    PendingApproval, Problem, ProblemKind, Request, Response, StatusReport, Surface,
 };
 use safeshell_rules::{Action, CommandInput, Context, Facts, segment};
 use serde_json::json;
@@ -26,10 +26,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, Reopened};
 use crate::config::Config;
 use crate::context::{self, Detected, Detector};
 use crate::facts::{find_git_dir, read_branch, repository_root};
+use crate::logging::{self, dlog};
 use crate::messages;
 use crate::paths;
 use crate::rules_cache::{RulesCache, lock};
@@ -42,6 +43,28 @@ pub const HISTORY_LEN: usize = 1000;
 pub const PID_FILE: &str = "daemon.pid";
 /// The lock file name in the state directory.
 pub const LOCK_FILE: &str = "daemon.lock";
+/// The settings file name in the state directory.
+pub const CONFIG_FILE: &str = "config.toml";
+/// A connection that has not completed its hello within this time is closed, so idle
+/// connections cannot pile up until the daemon runs out of file descriptors.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
+/// The largest hello frame read (a hello is a few dozen bytes; it never changes).
+pub const MAX_HELLO_LEN: usize = 4096;
+/// Connections one process (by its pid from `SO_PEERCRED`) may hold at once; more are closed.
+/// A shim, hook or CLI holds one, the monitor two; the benchmarks' 64 client threads fit.
+pub const MAX_CONNECTIONS_PER_PROCESS: u32 = 128;
+/// File descriptors kept out of the overall connection cap for files and the listener (and, as
+/// the limit allows, for the pidfds of cached ancestry walks).
+pub const RESERVED_FDS: u64 = 64;
+/// How often the daemon checks that its socket path still names its socket, that its audit log
+/// is still the file at its path, and whether its log and audit log can be written again.
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(500);
+
+// The daemon relies on unwinding: a panicking request must end only its connection.
+const _: () = assert!(
+    cfg!(panic = "unwind"),
+    "the daemon must be built with panic = \"unwind\" (see Cargo.toml's profiles)"
+);
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -58,6 +81,27 @@ struct Stats {
     redirect: AtomicU64,
     connections: AtomicU32,
     dropped: AtomicU64,
+    /// Connections closed at once: over a process's or the overall cap.
+    refused_busy: AtomicU64,
+    /// Connections closed because no hello came within [`HELLO_TIMEOUT`].
+    closed_idle: AtomicU64,
+    /// Audit records that could not be written.
+    audit_lost: AtomicU64,
+}
+
+/// `config.toml` as last seen by the watcher.
+struct ConfigFile {
+    path: PathBuf,
+    stamp: Option<(u64, SystemTime)>,
+    /// The current error (`file:line:column: message`), if the file does not load.
+    error: Option<String>,
+    /// Whether a version of the file ever loaded (else the defaults serve).
+    loaded: bool,
+}
+
+fn file_stamp(path: &Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
 }
 
 struct Hub {
@@ -118,11 +162,22 @@ struct TokenEntry {
 
 /// The daemon's shared state.
 pub struct Daemon {
-    config: Config,
+    /// The settings in force, swapped when `config.toml` changes (see [`Daemon::config`]).
+    config: Mutex<Arc<Config>>,
+    config_file: Mutex<ConfigFile>,
     started: Instant,
     rules: RulesCache,
     detector: Detector,
     audit: Mutex<AuditLog>,
+    audit_path: PathBuf,
+    /// The last audit write error while writes fail.
+    audit_failure: Mutex<Option<String>>,
+    /// Problems announced to monitors (kind → message), to announce changes once.
+    announced: Mutex<HashMap<ProblemKind, String>>,
+    /// Open connections per client process.
+    per_process: Mutex<HashMap<u32, u32>>,
+    /// The overall connection cap (from the open-file limit).
+    max_connections: u32,
     stats: Stats,
     hub: Mutex<Hub>,
     pending: Mutex<BTreeMap<u64, PendingEntry>>,
@@ -136,36 +191,47 @@ pub struct Daemon {
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
 pub fn run(state_dir: &Path, socket: &Path) -> Result<()> {
-    raise_open_file_limit();
+    crate::own::init_daemon(state_dir, socket);
+    let files = raise_open_file_limit();
+    // The overall connection cap stays below the open-file limit, so the daemon always has
+    // descriptors left to accept (and close) a connection, open files and serve.
+    let reserved = RESERVED_FDS + (context::ANCESTRY_CACHE_LIMIT as u64).min(files / 4);
+    let max_connections = files
+        .saturating_sub(reserved)
+        .clamp(16, u64::from(u32::MAX)) as u32;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(state_dir, socket))
+    runtime.block_on(serve(state_dir, socket, max_connections))
 }
 
-/// Raises the soft limit on open files to the hard limit (capped at 65,536). Each connection
-/// holds a socket and each cached ancestry walk a pidfd; the usual soft limit of 1024 would be
-/// reached by a few hundred concurrent shims.
-fn raise_open_file_limit() {
+/// Raises the soft limit on open files to the hard limit (capped at 65,536) and returns the
+/// limit in force. Each connection holds a socket and each cached ancestry walk a pidfd; the
+/// usual soft limit of 1024 would be reached by a few hundred concurrent shims.
+fn raise_open_file_limit() -> u64 {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return;
+        return 1024;
     };
     let wanted = hard.min(65_536);
-    if soft < wanted
-        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, wanted, hard)
-    {
-        eprintln!(
-            "safeshell daemon: warning: cannot raise the open-file limit from {soft} to {wanted}: {e}"
-        );
+    if soft < wanted {
+        if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, wanted, hard) {
+            dlog!(
+                "safeshell daemon: warning: cannot raise the open-file limit from {soft} to {wanted}: {e}"
+            );
+            return soft;
+        }
+        return wanted;
     }
+    soft
 }
 
 /// How long the accept loop pauses after a failed `accept` (out of file descriptors, typically),
 /// so that a persistent error does not spin a CPU.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
 
-/// Creates a directory (and parents) with mode 0700.
+/// Creates a directory (and parents) with mode 0700; an existing one is made 0700 too (for the
+/// state directory, which is SafeShell's own).
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -176,7 +242,185 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot set permissions of {}", dir.display()))
 }
 
-async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
+/// The socket's directory: created 0700 when missing. An existing one is left as it is (it may
+/// be shared, like `/tmp` or `$XDG_RUNTIME_DIR`), but refused when every user may write to it
+/// without the sticky bit (anyone could replace the socket); group-writable without the sticky
+/// bit, or owned by another user, gets a warning.
+pub fn prepare_socket_dir(dir: &Path) -> Result<()> {
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return create_private_dir(dir),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
+    };
+    if !meta.is_dir() {
+        bail!(
+            "the socket's directory {} is not a directory",
+            dir.display()
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    let sticky = mode & 0o1000 != 0;
+    if mode & 0o002 != 0 && !sticky {
+        bail!(
+            "the socket's directory {} (mode {mode:04o}) is writable by every user and has no \
+             sticky bit: anyone could replace the daemon's socket. Use another directory \
+             (SAFESHELL_SOCKET) or `chmod +t` this one",
+            dir.display()
+        );
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if mode & 0o020 != 0 && !sticky {
+        dlog!(
+            "safeshell daemon: warning: the socket's directory {} (mode {mode:04o}) is writable by its group without the sticky bit: group members could replace the socket",
+            dir.display()
+        );
+    }
+    if meta.uid() != me && meta.uid() != 0 {
+        dlog!(
+            "safeshell daemon: warning: the socket's directory {} belongs to uid {}, who could replace the socket",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    Ok(())
+}
+
+/// The (device, inode) a path names, not following a symbolic link.
+fn identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    std::fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))
+}
+
+/// Listens on `socket` (mode 0600) and returns the listener and the socket file's identity.
+fn bind_socket(socket: &Path) -> Result<(UnixListener, (u64, u64))> {
+    let listener = UnixListener::bind(socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    let id = identity(socket)?;
+    Ok((listener, id))
+}
+
+/// True when something listens on `socket`, without ever blocking the daemon: a full backlog
+/// or a slow answer counts as live (never remove what may be a busy daemon's socket).
+async fn answers(socket: &Path) -> bool {
+    match tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::net::UnixStream::connect(socket),
+    )
+    .await
+    {
+        Ok(Ok(_)) | Err(_) => true,
+        Ok(Err(e)) => e.kind() == std::io::ErrorKind::WouldBlock,
+    }
+}
+
+/// The socket the daemon listens on, watched so that a deleted or replaced socket file is
+/// noticed and a fresh one bound at the same path.
+struct Listening {
+    path: PathBuf,
+    listener: UnixListener,
+    id: (u64, u64),
+    /// Said once that another live socket took the path.
+    warned_foreign: bool,
+    /// Failed attempts to bind again, for the log.
+    rebind_failures: u64,
+}
+
+impl Listening {
+    /// Binds a fresh socket if the path no longer names ours (deleted, or replaced by something
+    /// that does not answer). A live socket of someone else's is never touched.
+    async fn check(&mut self, daemon: &Daemon) {
+        let why = match identity(&self.path) {
+            Ok(id) if id == self.id => return,
+            Ok(_) => "was replaced",
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                "was deleted"
+            }
+            Err(_) => return, // cannot tell (e.g. a directory above it became unreadable)
+        };
+        if why == "was replaced" {
+            if answers(&self.path).await {
+                if !self.warned_foreign {
+                    self.warned_foreign = true;
+                    let message = format!(
+                        "the socket {} now belongs to another live process; this daemon is unreachable there (restart it: `safeshell daemon restart`)",
+                        self.path.display()
+                    );
+                    dlog!("safeshell daemon: {message}");
+                    daemon.emit(EventKind::Problem(Problem {
+                        kind: ProblemKind::Socket,
+                        message,
+                    }));
+                }
+                return;
+            }
+            let _ = std::fs::remove_file(&self.path);
+        }
+        if let Some(dir) = self.path.parent()
+            && !dir.exists()
+            && let Err(e) = create_private_dir(dir)
+        {
+            self.rebind_failed(&format!("{e:#}"));
+            return;
+        }
+        match bind_socket(&self.path) {
+            Ok((listener, id)) => {
+                self.listener = listener;
+                self.id = id;
+                self.warned_foreign = false;
+                let message = format!(
+                    "the socket {} {why}; listening on a new one",
+                    self.path.display()
+                );
+                dlog!("safeshell daemon: {message}");
+                daemon.emit(EventKind::Problem(Problem {
+                    kind: ProblemKind::Socket,
+                    message,
+                }));
+            }
+            Err(e) => self.rebind_failed(&format!("{e:#}")),
+        }
+    }
+
+    fn rebind_failed(&mut self, error: &str) {
+        self.rebind_failures += 1;
+        if self.rebind_failures.is_power_of_two() {
+            dlog!(
+                "safeshell daemon: the socket {} is gone and a new one cannot be made ({error}); {} attempts so far",
+                self.path.display(),
+                self.rebind_failures
+            );
+        }
+    }
+}
+
+/// A connection's place under the caps; released when the connection ends.
+struct Admission {
+    daemon: Arc<Daemon>,
+    pid: u32,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.daemon
+            .stats
+            .connections
+            .fetch_sub(1, Ordering::Relaxed);
+        let mut per = lock(&self.daemon.per_process);
+        if let Some(n) = per.get_mut(&self.pid) {
+            *n -= 1;
+            if *n == 0 {
+                per.remove(&self.pid);
+            }
+        }
+    }
+}
+
+async fn serve(state_dir: &Path, socket: &Path, max_connections: u32) -> Result<()> {
     create_private_dir(state_dir)?;
     // One daemon per user: hold an exclusive lock for the daemon's lifetime.
     let lock_file = File::options()
@@ -191,48 +435,88 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
         );
     }
     let socket_dir = socket.parent().context("socket path has no directory")?;
-    create_private_dir(socket_dir)?;
-    if socket.exists() {
+    prepare_socket_dir(socket_dir)?;
+    if std::fs::symlink_metadata(socket).is_ok() {
         // A socket that answers belongs to a live daemon (one that is not holding our lock,
         // e.g. started with another state directory): never touch it. One that does not answer
         // is stale.
-        if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+        if answers(socket).await {
             bail!("a daemon is already answering on {}", socket.display());
         }
         std::fs::remove_file(socket)
             .with_context(|| format!("cannot remove stale socket {}", socket.display()))?;
-        eprintln!(
+        dlog!(
             "safeshell daemon: removed stale socket {}",
             socket.display()
         );
     }
-    let listener = UnixListener::bind(socket)
-        .with_context(|| format!("cannot listen on {}", socket.display()))?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::write(
+    let (listener, socket_id) = bind_socket(socket)?;
+    let mut listening = Listening {
+        path: socket.to_path_buf(),
+        listener,
+        id: socket_id,
+        warned_foreign: false,
+        rebind_failures: 0,
+    };
+    // Without a pid file `daemon stop` cannot find this daemon, but it serves: a full disk must
+    // not stop decisions.
+    if let Err(e) = std::fs::write(
         state_dir.join(PID_FILE),
         format!("{}\n", std::process::id()),
-    )?;
+    ) {
+        dlog!("safeshell daemon: warning: cannot write the pid file: {e}");
+    }
 
-    let config = Config::load(&state_dir.join("config.toml"))?;
+    // A config file with errors never stops the daemon: it serves the defaults (the file has
+    // never loaded) and reports the error; the watcher picks up the fixed file.
+    let config_path = state_dir.join(CONFIG_FILE);
+    let config_stamp = file_stamp(&config_path);
+    let (config, config_error) = match Config::load(&config_path) {
+        Ok(c) => (c, None),
+        Err(e) => {
+            let error = format!("{e:#}");
+            dlog!(
+                "safeshell daemon: {error}\nsafeshell daemon: serving the default settings until config.toml is fixed"
+            );
+            (Config::default(), Some(error))
+        }
+    };
     let (rules, errors) = RulesCache::load(paths::global_rules_path());
     for e in &errors {
-        eprintln!(
+        dlog!(
             "safeshell daemon: rule file error (serving the built-in rules without it): {}",
             e.message
         );
     }
-    let audit = AuditLog::open(state_dir, config.audit_max_bytes, config.audit_keep)?;
+    let (audit, audit_error) = AuditLog::open(state_dir, config.audit_max_bytes, config.audit_keep);
+    let audit_path = state_dir.join(crate::audit::AUDIT_FILE);
+    if let Some(e) = &audit_error {
+        dlog!(
+            "safeshell daemon: cannot open the audit log {}: {e}; decisions go on, unaudited, until it can be written",
+            audit_path.display()
+        );
+    }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let daemon = Arc::new(Daemon {
         detector: Detector::new(
             config.agent_env_markers.clone(),
             config.agent_programs.clone(),
         ),
-        config,
+        config: Mutex::new(Arc::new(config)),
+        config_file: Mutex::new(ConfigFile {
+            path: config_path,
+            stamp: config_stamp,
+            loaded: config_error.is_none(),
+            error: config_error,
+        }),
         started: Instant::now(),
         rules,
         audit: Mutex::new(audit),
+        audit_path,
+        audit_failure: Mutex::new(audit_error.map(|e| e.to_string())),
+        announced: Mutex::new(HashMap::new()),
+        per_process: Mutex::new(HashMap::new()),
+        max_connections,
         stats: Stats::default(),
         hub: Mutex::new(Hub {
             seq: 0,
@@ -257,30 +541,33 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
         });
     }
     let (files, _, count) = daemon.rules.describe();
-    eprintln!(
+    dlog!(
         "safeshell daemon {} (pid {}) listening on {} with {count} rules from {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
         socket.display(),
         files.join(", ")
     );
+    daemon.announce_problems();
 
-    tokio::spawn(watch_rules(daemon.clone()));
+    tokio::spawn(watch_files(daemon.clone()));
     tokio::spawn(expire_tokens(daemon.clone()));
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let my_uid = nix::unistd::geteuid().as_raw();
     let mut accept_errors: u64 = 0;
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted = listening.listener.accept() => {
                 let (stream, _) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         accept_errors += 1;
                         if accept_errors.is_power_of_two() {
-                            eprintln!("safeshell daemon: cannot accept a connection ({e}); {accept_errors} such errors so far");
+                            dlog!("safeshell daemon: cannot accept a connection ({e}); {accept_errors} such errors so far");
                         }
                         tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                         continue;
@@ -292,27 +579,42 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
                     Err(_) => (u32::MAX, 0),
                 };
                 if uid != my_uid {
-                    eprintln!("safeshell daemon: refused a connection from uid {uid} (pid {pid}); only uid {my_uid} may connect");
+                    dlog!("safeshell daemon: refused a connection from uid {uid} (pid {pid}); only uid {my_uid} may connect");
                     daemon.audit(json!({"time_ms": now_ms(), "event": "refused_connection", "uid": uid, "pid": pid}));
                     drop(stream);
                     continue;
                 }
+                let admission = match daemon.admit(pid) {
+                    Ok(a) => a,
+                    Err(why) => {
+                        let n = daemon.stats.refused_busy.fetch_add(1, Ordering::Relaxed) + 1;
+                        if n.is_power_of_two() {
+                            dlog!("safeshell daemon: closed a connection from pid {pid}: {why}; {n} such connections closed so far");
+                        }
+                        drop(stream);
+                        continue;
+                    }
+                };
                 let d = daemon.clone();
                 tokio::spawn(async move {
-                    d.stats.connections.fetch_add(1, Ordering::Relaxed);
                     let result = tokio::spawn(handle_connection(d.clone(), stream, pid)).await;
-                    d.stats.connections.fetch_sub(1, Ordering::Relaxed);
+                    drop(admission);
                     if let Err(e) = result
                         && e.is_panic() {
-                            eprintln!("safeshell daemon: a request handler panicked; the connection was closed and the daemon goes on");
+                            dlog!("safeshell daemon: a request handler panicked; the connection was closed and the daemon goes on");
                         }
                 });
+            }
+            _ = housekeeping.tick() => {
+                listening.check(&daemon).await;
+                daemon.housekeeping();
             }
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
         }
     }
-    eprintln!("safeshell daemon: shutting down");
+    dlog!("safeshell daemon: shutting down");
+    let Listening { listener, id, .. } = listening;
     drop(listener);
     let _ = shutdown_tx.send(true);
     // Pending approvals are answered with a clear denial by their handlers; give them a moment.
@@ -322,26 +624,31 @@ async fn serve(state_dir: &Path, socket: &Path) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _ = std::fs::remove_file(socket);
+    // Only our own socket: the path may name another daemon's by now.
+    if identity(socket).is_ok_and(|i| i == id) {
+        let _ = std::fs::remove_file(socket);
+    }
     let _ = std::fs::remove_file(state_dir.join(PID_FILE));
     drop(lock_file);
     Ok(())
 }
 
-async fn watch_rules(daemon: Arc<Daemon>) {
-    let interval = Duration::from_millis(daemon.config.watch_interval_ms.max(50));
+/// Watches the rule files and `config.toml`, reloading what changed.
+async fn watch_files(daemon: Arc<Daemon>) {
     let mut shutdown = daemon.shutdown.clone();
     loop {
+        let interval = Duration::from_millis(daemon.config().watch_interval_ms.max(50));
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.changed() => return,
         }
+        daemon.reload_config();
         let d = daemon.clone();
         let Ok(refresh) = tokio::task::spawn_blocking(move || d.rules.refresh()).await else {
             continue;
         };
         for file in &refresh.reloaded {
-            eprintln!("safeshell daemon: reloaded {file}");
+            dlog!("safeshell daemon: reloaded {file}");
         }
         if !refresh.reloaded.is_empty() {
             let (files, _, count) = daemon.rules.describe();
@@ -351,9 +658,10 @@ async fn watch_rules(daemon: Arc<Daemon>) {
             });
         }
         for e in refresh.errors {
-            eprintln!(
+            dlog!(
                 "safeshell daemon: {} has errors; still serving its last good version:\n{}",
-                e.file, e.message
+                e.file,
+                e.message
             );
             daemon.emit(EventKind::RulesError {
                 file: e.file,
@@ -375,8 +683,16 @@ async fn expire_tokens(daemon: Arc<Daemon>) {
     }
 }
 
-/// Reads one frame into `buf`; `Ok(false)` on a clean end of stream.
-async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Result<bool> {
+/// Reads one frame of at most `max` bytes into `buf`; `Ok(false)` on a clean end of stream.
+///
+/// The rules of `protocol::frame::read_frame`, asynchronously, with one difference: the payload
+/// grows with the bytes that arrive instead of being allocated at the announced length, so a
+/// client that announces a large frame and sends nothing costs nothing.
+async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<bool> {
     let mut header = [0u8; 4];
     match r.read_exact(&mut header).await {
         Ok(_) => {}
@@ -384,13 +700,14 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> Resul
         Err(e) => return Err(e.into()),
     }
     let len = u32::from_le_bytes(header) as usize;
-    if len > MAX_FRAME_LEN {
-        bail!("frame of {len} bytes exceeds the {MAX_FRAME_LEN}-byte limit");
+    if len > max {
+        return Err(FrameError::TooLarge { len, max }.into());
     }
-    buf.resize(len, 0);
-    r.read_exact(buf)
-        .await
-        .context("connection closed in the middle of a frame")?;
+    buf.clear();
+    let got = (&mut *r).take(len as u64).read_to_end(buf).await?;
+    if got < len {
+        return Err(FrameError::Truncated { expected: len, got }.into());
+    }
     Ok(true)
 }
 
@@ -413,8 +730,26 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(
     // and a payload; one `read` then serves several `read_exact`s.
     let mut reader = tokio::io::BufReader::with_capacity(4096, reader);
     let mut buf = Vec::new();
-    if !read_frame(&mut reader, &mut buf).await? {
-        return Ok(());
+    // The hello: small, and soon, or the connection is closed (idle connections would otherwise
+    // pile up until the daemon runs out of descriptors).
+    match tokio::time::timeout(
+        HELLO_TIMEOUT,
+        read_frame(&mut reader, &mut buf, MAX_HELLO_LEN),
+    )
+    .await
+    {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return Ok(()),
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            let n = daemon.stats.closed_idle.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                dlog!(
+                    "safeshell daemon: closed a connection from pid {peer_pid} that sent no hello within {HELLO_TIMEOUT:?}; {n} such connections closed so far"
+                );
+            }
+            return Ok(());
+        }
     }
     let client = match proto::decode::<Hello>(&buf) {
         Ok(h) if h.has_valid_magic() => {
@@ -450,7 +785,7 @@ pub async fn handle_connection<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
     };
     loop {
-        if !read_frame(&mut reader, &mut buf).await? {
+        if !read_frame(&mut reader, &mut buf, MAX_FRAME_LEN).await? {
             return Ok(());
         }
         let request: Request = match proto::decode(&buf) {
@@ -625,6 +960,12 @@ impl Facts for ClientFacts {
     fn file_exists(&self, relative: &str) -> bool {
         self.cwd.join(relative).exists()
     }
+    fn path_set(&self, name: &str) -> Option<&[String]> {
+        crate::own::get().path_set(name)
+    }
+    fn protected_pids(&self) -> &[u32] {
+        &crate::own::get().pids
+    }
 }
 
 impl Daemon {
@@ -655,9 +996,223 @@ impl Daemon {
         }
     }
 
+    /// The settings in force now.
+    fn config(&self) -> Arc<Config> {
+        lock(&self.config).clone()
+    }
+
+    /// Takes a place for a connection from `pid` under the caps, or says why not.
+    fn admit(self: &Arc<Self>, pid: u32) -> Result<Admission, String> {
+        let mut per = lock(&self.per_process);
+        if self.stats.connections.load(Ordering::Relaxed) >= self.max_connections {
+            return Err(format!(
+                "{} connections are open, the most this daemon serves at once",
+                self.max_connections
+            ));
+        }
+        let n = per.entry(pid).or_insert(0);
+        if *n >= MAX_CONNECTIONS_PER_PROCESS {
+            return Err(format!(
+                "that process holds {MAX_CONNECTIONS_PER_PROCESS} connections already, the most one process may"
+            ));
+        }
+        *n += 1;
+        self.stats.connections.fetch_add(1, Ordering::Relaxed);
+        Ok(Admission {
+            daemon: self.clone(),
+            pid,
+        })
+    }
+
+    /// Writes an audit record; a failure is counted and reported (status, doctor, monitor),
+    /// never allowed to stop the decision.
     fn audit(&self, record: serde_json::Value) {
-        if let Err(e) = lock(&self.audit).append(&record) {
-            eprintln!("safeshell daemon: cannot write the audit log: {e}");
+        let result = lock(&self.audit).append(&record);
+        match result {
+            Ok(reopened) => {
+                if let Some(why) = reopened {
+                    self.audit_reopened(why);
+                }
+                if lock(&self.audit_failure).take().is_some() {
+                    dlog!("safeshell daemon: the audit log can be written again");
+                }
+            }
+            Err(e) => {
+                let lost = self.stats.audit_lost.fetch_add(1, Ordering::Relaxed) + 1;
+                let first = lock(&self.audit_failure).replace(e.to_string()).is_none();
+                if first || lost.is_power_of_two() {
+                    dlog!(
+                        "safeshell daemon: cannot write the audit log {}: {e}; {lost} records lost so far",
+                        self.audit_path.display()
+                    );
+                }
+            }
+        }
+    }
+
+    fn audit_reopened(&self, why: Reopened) {
+        let message = format!(
+            "the audit log {} {}; writing to a new one",
+            self.audit_path.display(),
+            why.as_str()
+        );
+        dlog!("safeshell daemon: {message}");
+        self.emit(EventKind::Problem(Problem {
+            kind: ProblemKind::Audit,
+            message,
+        }));
+    }
+
+    /// The daemon's problems now.
+    fn problems(&self) -> Vec<Problem> {
+        let mut out = Vec::new();
+        {
+            let file = lock(&self.config_file);
+            if let Some(e) = &file.error {
+                out.push(Problem {
+                    kind: ProblemKind::Config,
+                    message: format!(
+                        "{e} (serving {} settings until it is fixed)",
+                        if file.loaded {
+                            "the last good"
+                        } else {
+                            "the default"
+                        }
+                    ),
+                });
+            }
+        }
+        if let Some((lost, error)) = logging::failure() {
+            out.push(Problem {
+                kind: ProblemKind::Log,
+                message: format!(
+                    "cannot write the daemon's log (stderr): {error}; {lost} lines lost"
+                ),
+            });
+        }
+        if let Some(error) = lock(&self.audit_failure).clone() {
+            out.push(Problem {
+                kind: ProblemKind::Audit,
+                message: format!(
+                    "cannot write the audit log {}: {error}; {} records lost",
+                    self.audit_path.display(),
+                    self.stats.audit_lost.load(Ordering::Relaxed)
+                ),
+            });
+        }
+        out
+    }
+
+    /// Tells monitors about problems that appeared or went away since the last call.
+    fn announce_problems(&self) {
+        let now: HashMap<ProblemKind, Problem> =
+            self.problems().into_iter().map(|p| (p.kind, p)).collect();
+        let mut events = Vec::new();
+        {
+            let mut announced = lock(&self.announced);
+            announced.retain(|kind, _| {
+                let keep = now.contains_key(kind);
+                if !keep {
+                    events.push(EventKind::ProblemSolved {
+                        kind: *kind,
+                        message: format!("the {} problem is over", kind.as_str()),
+                    });
+                }
+                keep
+            });
+            for (kind, problem) in now {
+                // A config error is announced again when it changes; counts of lost lines
+                // or records change all the time and are not.
+                let key = if kind == ProblemKind::Config {
+                    problem.message.clone()
+                } else {
+                    String::new()
+                };
+                if announced.get(&kind) != Some(&key) {
+                    announced.insert(kind, key);
+                    events.push(EventKind::Problem(problem));
+                }
+            }
+        }
+        for e in events {
+            self.emit(e);
+        }
+    }
+
+    /// The periodic checks: the audit log still the file at its path, the log writable again,
+    /// and monitors told about problems that came or went.
+    fn housekeeping(&self) {
+        let reopened = lock(&self.audit).check();
+        match reopened {
+            Ok(Some(why)) => {
+                if why == Reopened::Recovered {
+                    // The open failed before; whether writes work shows at the next record.
+                    lock(&self.audit_failure).take();
+                }
+                self.audit_reopened(why);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                lock(&self.audit_failure).replace(e.to_string());
+            }
+        }
+        // A failing log is probed with a line that is true if it gets written.
+        if logging::failure().is_some() {
+            logging::probe(format_args!(
+                "safeshell daemon: the log can be written again; {} lines were lost",
+                logging::lost()
+            ));
+        }
+        self.announce_problems();
+    }
+
+    /// Reloads `config.toml` when it changed: the new settings apply at once; a file with
+    /// errors keeps the last good settings serving, and the error is reported.
+    fn reload_config(&self) {
+        let (path, result) = {
+            let mut file = lock(&self.config_file);
+            let stamp = file_stamp(&file.path);
+            if stamp == file.stamp {
+                return;
+            }
+            file.stamp = stamp;
+            (file.path.clone(), Config::load(&file.path))
+        };
+        let new = match result {
+            Ok(c) => c,
+            Err(e) => {
+                let error = format!("{e:#}");
+                let mut file = lock(&self.config_file);
+                if file.error.as_deref() != Some(error.as_str()) {
+                    dlog!(
+                        "safeshell daemon: {error}\nsafeshell daemon: still serving the {} settings",
+                        if file.loaded { "last good" } else { "default" }
+                    );
+                }
+                file.error = Some(error);
+                drop(file);
+                self.announce_problems();
+                return;
+            }
+        };
+        let old = self.config();
+        let changed = crate::config::changed_settings(&old, &new);
+        self.detector
+            .reconfigure(new.agent_env_markers.clone(), new.agent_programs.clone());
+        lock(&self.audit).set_limits(new.audit_max_bytes, new.audit_keep);
+        *lock(&self.config) = Arc::new(new);
+        let had_error = {
+            let mut file = lock(&self.config_file);
+            file.loaded = true;
+            file.error.take().is_some()
+        };
+        dlog!(
+            "safeshell daemon: reloaded {}{}",
+            path.display(),
+            crate::config::describe_changes(&changed)
+        );
+        if had_error {
+            self.announce_problems();
         }
     }
 
@@ -677,6 +1232,7 @@ impl Daemon {
             decisions_redirect: self.stats.redirect.load(Ordering::Relaxed),
             pending_approvals: lock(&self.pending).len() as u32,
             events_dropped: self.stats.dropped.load(Ordering::Relaxed),
+            problems: self.problems(),
         }
     }
 
@@ -703,7 +1259,7 @@ impl Daemon {
         let entry = TokenEntry {
             root_pid,
             from_hook,
-            expires: Instant::now() + Duration::from_secs(self.config.token_ttl_secs),
+            expires: Instant::now() + Duration::from_secs(self.config().token_ttl_secs),
             segments: segment_keys(command),
         };
         lock(&self.tokens).insert(token.clone(), entry);
@@ -778,7 +1334,7 @@ impl Daemon {
     }
 
     fn remember(&self, key: SessionKey, verdict: SessionVerdict) {
-        let expires = Instant::now() + Duration::from_secs(self.config.session_approval_secs);
+        let expires = Instant::now() + Duration::from_secs(self.config().session_approval_secs);
         lock(&self.sessions).push((key, verdict, expires));
     }
 
@@ -792,6 +1348,13 @@ impl Daemon {
             .any(|(k, v)| k == "SAFESHELL_CONTEXT" && v.trim() == "ai");
         if claims_ai {
             return Some("SAFESHELL_CONTEXT=ai".into());
+        }
+        // A process that dropped its agent's marker (`env -u CLAUDECODE …`) still has a parent
+        // that started with it.
+        if let Some((pid, var)) =
+            crate::agent_tree::ancestor_with_agent_variable(pid, &|k| self.detector.is_marker(k))
+        {
+            return Some(format!("its ancestor pid {pid} carries {var}"));
         }
         let hints = ContextHints {
             safeshell_context: None,
@@ -942,7 +1505,15 @@ impl Daemon {
         let mut detected = detected;
         let session = (action == Action::RequireApproval).then(|| {
             if detected.agent_pid.is_none() && detected.context == Context::Ai {
-                detected.agent_pid = self.detector.agent_ancestor(client_pid).map(|(_, pid)| pid);
+                detected.agent_pid = self
+                    .detector
+                    .agent_ancestor(client_pid)
+                    .map(|(_, pid)| pid)
+                    // An agent known only by its marker: the process that handed the marker to
+                    // its children (so its other children cannot approve for it).
+                    .or_else(|| {
+                        crate::agent_tree::session_root(client_pid, &|k| self.detector.is_marker(k))
+                    });
             }
             SessionKey {
                 commands: segment_keys(&req.command),
@@ -1001,10 +1572,11 @@ impl Daemon {
             }
             Action::RequireApproval => {
                 let id = self.next_approval.fetch_add(1, Ordering::Relaxed);
+                let config = self.config();
                 let timeout = req
                     .approval_timeout_secs
-                    .map_or(self.config.approval_timeout_secs, |t| {
-                        self.config.approval_timeout_secs.min(u64::from(t))
+                    .map_or(config.approval_timeout_secs, |t| {
+                        config.approval_timeout_secs.min(u64::from(t))
                     });
                 let created = now_ms();
                 let program = context::proc_info(client_pid)
@@ -1029,7 +1601,7 @@ impl Daemon {
                         "the same command (`{text}`), in {}, for {}, for {} minutes",
                         session.as_ref().map_or("", |s| s.repo.as_str()),
                         session.as_ref().map_or("", |s| s.agent_session.as_str()),
-                        self.config.session_approval_secs.div_ceil(60)
+                        config.session_approval_secs.div_ceil(60)
                     ),
                 };
                 let (tx, rx) = oneshot::channel();
@@ -1044,7 +1616,7 @@ impl Daemon {
                 );
                 self.emit(EventKind::ApprovalPending(info));
                 let no_monitor = lock(&self.hub).subscribers.iter().all(|s| s.is_closed());
-                eprintln!(
+                dlog!(
                     "safeshell daemon: approval #{id} needed for `{text}` ({}); resolve it in `safeshell monitor`",
                     rule.as_deref().unwrap_or("-")
                 );

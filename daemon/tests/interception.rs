@@ -702,10 +702,10 @@ fn the_demo_runs_end_to_end_and_cleans_up() {
 #[test]
 fn an_agent_cannot_approve_its_own_request_or_claim_to_be_human() {
     let h = Harness::new(RULES);
+    // The agent is a process of its own (`sh`) that hands its marker to the commands it starts.
     let child = h
-        .command("tool")
-        .args(["ask", "touch=self-approved"])
-        .env("CLAUDECODE", "1")
+        .command("sh")
+        .args(["-c", "CLAUDECODE=1 tool ask touch=self-approved; exit $?"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

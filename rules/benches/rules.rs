@@ -150,6 +150,7 @@ mod synthetic {
             kind: SourceKind::Global,
             name: "bench.toml".into(),
             text: rule_file(n, kind),
+            trusted: true,
         };
         RuleSet::load(&[Source::builtin(), source]).expect("synthetic rules load")
     }
@@ -193,6 +194,7 @@ mod synthetic {
                     kind: SourceKind::Global,
                     name: "b".into(),
                     text: text.clone(),
+                    trusted: true,
                 },
             ])
         });

@@ -308,6 +308,19 @@ impl PathPattern {
         if raw.is_empty() {
             return Err("an empty path".into());
         }
+        if let Some(name) = raw.strip_prefix('@') {
+            if crate::facts::default_path_set(name).is_none() {
+                let known: Vec<String> = crate::facts::PATH_SETS
+                    .iter()
+                    .map(|(n, _)| format!("@{n}"))
+                    .collect();
+                return Err(format!(
+                    "unknown path set `{raw}` (known: {})",
+                    known.join(", ")
+                ));
+            }
+            return Ok(PathPattern { raw: raw.into() });
+        }
         if !(raw.starts_with('/')
             || raw == "~"
             || raw.starts_with("~/")
@@ -333,7 +346,15 @@ impl PathPattern {
         Ok(PathPattern { raw })
     }
 
+    /// The named set (`@NAME`) this pattern stands for, if it is one.
+    pub fn set_name(&self) -> Option<&str> {
+        self.raw.strip_prefix('@')
+    }
+
     fn resolve(&self, home: Option<&str>, cwd: &str) -> Option<std::borrow::Cow<'_, str>> {
+        if self.raw.starts_with('@') {
+            return None; // a named set: see `resolve_all`
+        }
         if let Some(rest) = self.raw.strip_prefix('~') {
             return Some(normalize(&format!("{}{rest}", home?)).into());
         }
@@ -398,6 +419,172 @@ fn is_under(path: &str, base: &str) -> bool {
         || (path.starts_with(base) && path.as_bytes().get(base.len()) == Some(&b'/'))
 }
 
+/// The protected paths of a `names_path_under` / `writes_path_under` condition, resolved for one
+/// segment, and the test whether a word of the segment names one of them.
+struct Bases<'v> {
+    /// Absolute, normalised paths.
+    paths: Vec<String>,
+    /// Each path relative to the home directory (`.safeshell/rules.toml`), for code strings.
+    home_relative: Vec<String>,
+    cwd: &'v str,
+    home: Option<&'v str>,
+}
+
+impl<'v> Bases<'v> {
+    fn new(patterns: &[PathPattern], view: &SegmentView<'v>, facts: &dyn Facts) -> Bases<'v> {
+        let (cwd, home) = (view.cwd, view.home);
+        let mut paths = Vec::new();
+        for pat in patterns {
+            match pat.set_name() {
+                Some(name) => {
+                    let resolve = |p: &str| {
+                        PathPattern::new(p)
+                            .ok()
+                            .and_then(|p| p.resolve(home, cwd).map(|r| r.into_owned()))
+                    };
+                    match facts.path_set(name) {
+                        Some(given) => paths.extend(given.iter().filter_map(|p| resolve(p))),
+                        None => paths.extend(
+                            crate::facts::default_path_set(name)
+                                .unwrap_or_default()
+                                .iter()
+                                .filter_map(|p| resolve(p)),
+                        ),
+                    }
+                }
+                None => paths.extend(pat.resolve(home, cwd).map(|r| r.into_owned())),
+            }
+        }
+        let home_relative = paths
+            .iter()
+            .filter_map(|p| {
+                let rest = p.strip_prefix(home?)?.strip_prefix('/')?;
+                (!rest.is_empty()).then(|| rest.to_owned())
+            })
+            .collect();
+        Bases {
+            paths,
+            home_relative,
+            cwd,
+            home,
+        }
+    }
+
+    /// Whether `word` names a protected path: as a path, as the value of an option
+    /// (`--out=PATH`, `-oPATH`, `of=PATH`), after `@` or `file:`, as a wildcard that could
+    /// expand to one, or written inside a code string (`python -c "open('…/.safeshell/…')"`).
+    fn named_by(&self, word: &str) -> bool {
+        if is_code_like(word) {
+            return self.paths.iter().any(|p| word.contains(p.as_str()))
+                || self.home_relative.iter().any(|r| word.contains(r.as_str()));
+        }
+        word_forms(word).any(|form| self.path_is_protected(form))
+    }
+
+    fn path_is_protected(&self, form: &str) -> bool {
+        if form.is_empty() {
+            return false;
+        }
+        let Some(resolved) = resolve_arg(form, self.cwd, self.home) else {
+            return false;
+        };
+        if self.paths.iter().any(|b| is_under(&resolved, b)) {
+            return true;
+        }
+        // A wildcard (`~/.safe*/rules.toml`) names a protected path when its leading components
+        // could expand to one.
+        if resolved.contains(['*', '?', '[']) {
+            return self.paths.iter().any(|b| glob_could_name(&resolved, b));
+        }
+        false
+    }
+}
+
+/// Programs that only read every positional argument but the last, which they write.
+const COPIERS: &[&str] = &["cp", "scp", "rsync", "install"];
+
+/// Whether a word looks like code rather than a path (an inline script, a shell string).
+fn is_code_like(word: &str) -> bool {
+    word.contains([' ', '\n', '\t', '(', '\'', '"', ';', '{', '`'])
+}
+
+/// The ways a single word can name a file: itself, and the value inside option and `@`/`file:`
+/// forms.
+fn word_forms(word: &str) -> impl Iterator<Item = &str> {
+    let after_eq = word.split_once('=').map(|(_, v)| v);
+    let short_value = (word.starts_with('-') && !word.starts_with("--") && word.len() > 2)
+        .then(|| &word[2..])
+        .filter(|v| v.starts_with(['/', '~', '.', '$']));
+    let prefixed = word
+        .strip_prefix('@')
+        .or_else(|| word.strip_prefix("file:"))
+        .or_else(|| word.strip_prefix("FILE:"));
+    std::iter::once(word)
+        .chain(after_eq)
+        .chain(short_value)
+        .chain(prefixed)
+}
+
+/// Whether a path glob's leading components could expand to `base` (or a path under it).
+fn glob_could_name(glob: &str, base: &str) -> bool {
+    let base_depth = base.split('/').count();
+    let parts: Vec<&str> = glob.split('/').collect();
+    if parts.len() < base_depth {
+        return false;
+    }
+    let prefix = parts[..base_depth].join("/");
+    crate::glob::Glob::new(&prefix).is_ok_and(|g| g.is_match(base))
+}
+
+/// Whether a `kill` segment could signal a protected process (SafeShell's daemon): a listed
+/// pid, a process group holding one (`-PGID`), every process (`-1`), or a pid known only at run
+/// time (`kill $PID`).
+fn signals_protected(seg: &Segment, facts: &dyn Facts) -> bool {
+    if seg.program != "kill" {
+        return false;
+    }
+    let pids = facts.protected_pids();
+    let mut after_dashdash = false;
+    let mut skip_next = false;
+    for (i, a) in seg.args.iter().enumerate() {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        if seg.dynamic.get(i).copied().unwrap_or(false) {
+            return true;
+        }
+        if !after_dashdash {
+            if a == "--" {
+                after_dashdash = true;
+                continue;
+            }
+            if a == "-s" || a == "-n" {
+                skip_next = true;
+                continue;
+            }
+            if a == "-l" || a == "-L" {
+                return false; // lists signal names
+            }
+            // `-9`, `-STOP`, `-SIGKILL`: a signal. `-1234` after a signal could be a group, but
+            // bash reads the first `-N` as the signal.
+            if a.starts_with('-') && i == 0 {
+                continue;
+            }
+        }
+        let target = a.strip_prefix('-').unwrap_or(a);
+        if a.starts_with('-') && target == "1" {
+            return true; // every process
+        }
+        if let Ok(pid) = target.parse::<u32>()
+            && pids.contains(&pid)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Compiled conditions; all given must hold.
 #[derive(Debug, Default)]
 pub struct Conditions {
@@ -431,6 +618,10 @@ pub struct Conditions {
     pub(crate) file_exists: Vec<String>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) env_unset: Vec<String>,
+    pub(crate) not_program: GlobList,
+    pub(crate) names_path_under: Vec<PathPattern>,
+    pub(crate) writes_path_under: Vec<PathPattern>,
+    pub(crate) signals_protected_process: Option<bool>,
     pub(crate) any: Vec<Conditions>,
 }
 
@@ -444,6 +635,42 @@ impl Conditions {
         }
         if !self.invoked_as.is_empty() && !self.invoked_as.is_match_any(&[&seg.invoked_as]) {
             return Err("invoked_as");
+        }
+        if !self.not_program.is_empty() && self.not_program.is_match_any(&[&seg.program]) {
+            return Err("not_program");
+        }
+        if let Some(want) = self.signals_protected_process
+            && signals_protected(seg, facts) != want
+        {
+            return Err("signals_protected_process");
+        }
+        if !self.writes_path_under.is_empty() {
+            let bases = Bases::new(&self.writes_path_under, view, facts);
+            if !seg.writes.iter().any(|w| bases.named_by(w)) {
+                return Err("writes_path_under");
+            }
+        }
+        if !self.names_path_under.is_empty() {
+            let bases = Bases::new(&self.names_path_under, view, facts);
+            // A copy reads its sources and writes its destination (the last positional): for
+            // copiers, naming a protected file as a source is a read, which these conditions
+            // are not about. `mv` and `ln` change their sources too and are not exempt.
+            let last = view.positionals().last().map(|(i, _)| i);
+            let copier = COPIERS.contains(&seg.program.as_str());
+            let source_of_copy = |i: usize, a: &str| {
+                copier && Some(i) != last && !(a.starts_with('-') && a.len() > 1)
+            };
+            let named = seg
+                .args
+                .iter()
+                .enumerate()
+                .filter(|&(i, a)| !source_of_copy(i, a))
+                .map(|(_, a)| a)
+                .chain(&seg.writes)
+                .any(|w| bases.named_by(w));
+            if !named {
+                return Err("names_path_under");
+            }
         }
         if self
             .stdin_is_code
@@ -687,6 +914,10 @@ impl Conditions {
             && self.file_exists.is_empty()
             && self.env.is_empty()
             && self.env_unset.is_empty()
+            && self.not_program.is_empty()
+            && self.names_path_under.is_empty()
+            && self.writes_path_under.is_empty()
+            && self.signals_protected_process.is_none()
             && self.any.is_empty()
     }
 }

@@ -214,6 +214,18 @@ pub struct ConditionsDef {
     /// Environment variables that must all be unset (or empty).
     #[serde(default)]
     pub env_unset: Vec<String>,
+    /// Programs (globs); the segment's program must not be one of them.
+    #[serde(default)]
+    pub not_program: Vec<Spanned<String>>,
+    /// Paths (or named sets such as `@safeshell`); some word of the segment must name one or a
+    /// path under one: an argument, an option's value, a redirection, a path inside a code string.
+    #[serde(default)]
+    pub names_path_under: Vec<Spanned<String>>,
+    /// Paths (or named sets); some output redirection must write to one or under one.
+    #[serde(default)]
+    pub writes_path_under: Vec<Spanned<String>>,
+    /// Whether a `kill` could signal a protected process (SafeShell's daemon).
+    pub signals_protected_process: Option<bool>,
     /// Alternatives: at least one of these condition tables must hold.
     #[serde(default)]
     pub any: Vec<ConditionsDef>,

@@ -49,6 +49,10 @@ pub struct Source {
     pub name: String,
     /// The file's contents.
     pub text: String,
+    /// For a repository file: whether the user trusted this exact content (`safeshell trust`).
+    /// An untrusted repository file may only make things stricter: its `allow` and `redirect`
+    /// rules are not loaded and are reported in [`RuleSet::notices`]. Ignored for other kinds.
+    pub trusted: bool,
 }
 
 impl Source {
@@ -58,6 +62,7 @@ impl Source {
             kind: SourceKind::Builtin,
             name: "<builtin>".into(),
             text: BUILTIN_RULES.into(),
+            trusted: true,
         }
     }
 }
@@ -293,6 +298,7 @@ pub struct RuleSet {
     generic: Vec<usize>,
     settings: Settings,
     sources: Vec<String>,
+    notices: Vec<RuleError>,
 }
 
 impl RuleSet {
@@ -306,8 +312,9 @@ impl RuleSet {
         let mut errors = Vec::new();
         let mut rules: Vec<Rule> = Vec::new();
         let mut settings = Settings::default();
+        let mut notices = Vec::new();
         for source in sources {
-            compile_source(source, &mut rules, &mut settings, &mut errors);
+            compile_source(source, &mut rules, &mut settings, &mut errors, &mut notices);
         }
         // Examples are checked once every source is in, with each rule in isolation. The built-in
         // rules' examples are the same in every build and are checked by a test instead
@@ -344,6 +351,7 @@ impl RuleSet {
             generic,
             settings,
             sources: sources.iter().map(|s| s.name.clone()).collect(),
+            notices,
         })
     }
 
@@ -363,6 +371,13 @@ impl RuleSet {
         } else {
             Err(LoadError { errors })
         }
+    }
+
+    /// What was loaded but not obeyed: rules of an untrusted repository file that would allow or
+    /// run a command of the file's choosing (`allow`, `redirect`). Not errors: the rest of the
+    /// file applies.
+    pub fn notices(&self) -> &[RuleError] {
+        &self.notices
     }
 
     /// Every rule, including disabled ones, in definition order.
@@ -683,8 +698,17 @@ impl Ctx<'_> {
     }
 
     fn paths(&mut self, field: &str, list: &[Spanned<String>]) -> Vec<PathPattern> {
+        let sets_allowed = matches!(field, "names_path_under" | "writes_path_under");
         list.iter()
             .filter_map(|s| match PathPattern::new(s.get_ref()) {
+                Ok(p) if p.set_name().is_some() && !sets_allowed => {
+                    self.error(
+                        s.span().start,
+                        field,
+                        "named path sets (`@…`) are only for `names_path_under` and `writes_path_under`",
+                    );
+                    None
+                }
                 Ok(p) => Some(p),
                 Err(e) => {
                     self.error(s.span().start, field, e);
@@ -755,6 +779,10 @@ impl Ctx<'_> {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             env_unset: def.env_unset.clone(),
+            not_program: self.globs("not_program", &def.not_program),
+            names_path_under: self.paths("names_path_under", &def.names_path_under),
+            writes_path_under: self.paths("writes_path_under", &def.writes_path_under),
+            signals_protected_process: def.signals_protected_process,
             any: def.any.iter().map(|c| self.conditions(c)).collect(),
         }
     }
@@ -789,6 +817,7 @@ fn compile_source(
     rules: &mut Vec<Rule>,
     settings: &mut Settings,
     errors: &mut Vec<RuleError>,
+    notices: &mut Vec<RuleError>,
 ) {
     let mut ctx = Ctx {
         source,
@@ -898,6 +927,26 @@ fn compile_source(
             ctx.error(start, "commands", format!("rule `{name}` has neither `commands` nor `when` conditions and would match everything"));
         }
         let line = ctx.line(def.name.span().start);
+        if source.kind == SourceKind::Repo
+            && !source.trusted
+            && matches!(action, Action::Allow | Action::Redirect)
+        {
+            // A cloned repository must not be able to run a command of its choosing (a redirect
+            // on `git`) or speak for the user (an allow). Reported, not obeyed, until trusted.
+            let (line, column) = ctx.lines.line_col(def.action.span().start);
+            notices.push(RuleError {
+                file: source.name.clone(),
+                line,
+                column,
+                field: "action".into(),
+                message: format!(
+                    "rule `{name}` ({}) is not obeyed: a repository rule file may only add \
+                     restrictions until you trust it (`safeshell trust`)",
+                    action.as_str()
+                ),
+            });
+            continue;
+        }
         let examples = def
             .examples
             .as_ref()

@@ -28,6 +28,8 @@ fn default_facts() -> StaticFacts {
         in_git_repo: true,
         git_branch: Some("feature/work".into()),
         existing_files: Vec::new(),
+        path_sets: Vec::new(),
+        protected_pids: vec![safeshell_rules::facts::EXAMPLE_DAEMON_PID],
     }
 }
 

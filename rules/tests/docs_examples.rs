@@ -28,6 +28,7 @@ fn rule_examples_in_the_docs_load() {
             kind: SourceKind::Global,
             name: format!("docs/rules.md block {}", i + 1),
             text: text.clone(),
+            trusted: true,
         };
         if let Err(e) = RuleSet::load(&[Source::builtin(), source]) {
             panic!(

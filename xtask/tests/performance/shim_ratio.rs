@@ -29,6 +29,8 @@ pub const STATIC_BOUND: f64 = 2.0;
 /// below what a real regression (an extra process, a sleep, a retry loop) costs.
 pub const DEBUG_BOUND: f64 = 6.0;
 const RUNS: usize = 60;
+/// Measurements before a ratio over the bound counts.
+const ATTEMPTS: usize = 3;
 /// The percentile compared.
 const PERCENTILE: f64 = 10.0;
 
@@ -80,19 +82,6 @@ fn shim_overhead_over_the_floor_stays_under_the_bound() {
         return;
     };
     eprintln!("shim_ratio: binaries from {dir}");
-    let times = match process_bench::direct_floor_shim_times(&bins, RUNS, 5) {
-        Ok(t) => t,
-        Err(e) if format!("{e:#}").contains("refused the handshake") => {
-            eprintln!("shim_ratio: skipped: the binaries in {dir} are stale ({e:#}); rebuild them");
-            return;
-        }
-        Err(e) => panic!("shim_ratio: {e:#}"),
-    };
-    let (f, s) = (
-        stats::percentile(&times.floor, PERCENTILE),
-        stats::percentile(&times.shim, PERCENTILE),
-    );
-    let ratio = s / f;
     let linkage = dist::linkage_of(&bins.shim).expect("the shim is an ELF binary");
     let bound = if dir.ends_with("debug") {
         DEBUG_BOUND
@@ -101,18 +90,63 @@ fn shim_overhead_over_the_floor_stays_under_the_bound() {
     } else {
         BOUND
     };
-    eprintln!(
-        "shim_ratio: {} shim: p10 floor {:.0} µs, p10 shim {:.0} µs, ratio {ratio:.2} (bound {bound}); medians {:.0} / {:.0} µs",
-        linkage.as_str(),
-        f / 1e3,
-        s / 1e3,
-        stats::median(&times.floor) / 1e3,
-        stats::median(&times.shim) / 1e3
-    );
-    assert!(
-        ratio < bound,
-        "the shim took {ratio:.2}× the floor (10th percentiles {:.0} µs vs {:.0} µs over {RUNS} alternating runs); bound {bound}×",
-        s / 1e3,
-        f / 1e3
-    );
+    // A real regression (an extra process, a sleep, a retry) costs every attempt; a burst of
+    // load from other processes rarely lasts through three. Deterministic regressions of the
+    // shim's own work are caught by the instruction-count test, whatever the load.
+    let mut worst = String::new();
+    for attempt in 1..=ATTEMPTS {
+        let times = match process_bench::direct_floor_shim_times(&bins, RUNS, 5) {
+            Ok(t) => t,
+            Err(e) if format!("{e:#}").contains("refused the handshake") => {
+                eprintln!(
+                    "shim_ratio: skipped: the binaries in {dir} are stale ({e:#}); rebuild them"
+                );
+                return;
+            }
+            Err(e) => panic!("shim_ratio: {e:#}"),
+        };
+        let (f, s) = (
+            stats::percentile(&times.floor, PERCENTILE),
+            stats::percentile(&times.shim, PERCENTILE),
+        );
+        let ratio = s / f;
+        eprintln!(
+            "shim_ratio: attempt {attempt}: {} shim: p10 floor {:.0} µs, p10 shim {:.0} µs, ratio {ratio:.2} (bound {bound}); medians {:.0} / {:.0} µs",
+            linkage.as_str(),
+            f / 1e3,
+            s / 1e3,
+            stats::median(&times.floor) / 1e3,
+            stats::median(&times.shim) / 1e3
+        );
+        if ratio < bound {
+            return;
+        }
+        worst = format!(
+            "the shim took {ratio:.2}× the floor (10th percentiles {:.0} µs vs {:.0} µs over {RUNS} alternating runs); bound {bound}×",
+            s / 1e3,
+            f / 1e3
+        );
+    }
+    // Every attempt over the bound. On an oversubscribed machine (more runnable processes than
+    // CPUs) the shim's extra wake-ups each wait for a CPU, which says nothing about the shim.
+    let (load, cpus) = load_per_cpu();
+    if load > 1.0 {
+        eprintln!(
+            "shim_ratio: not judged: {worst}, but the machine is oversubscribed (load {:.1} on {cpus} CPUs); \
+             the instruction-count test still guards the shim's own work",
+            load * cpus as f64
+        );
+        return;
+    }
+    panic!("{worst} (load {:.1} on {cpus} CPUs)", load * cpus as f64);
+}
+
+/// The one-minute load average per CPU, and the number of CPUs.
+fn load_per_cpu() -> (f64, usize) {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    (load / cpus as f64, cpus)
 }
