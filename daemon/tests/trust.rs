@@ -272,19 +272,17 @@ fn an_agent_known_by_its_marker_cannot_approve_its_own_request() {
     h.start_daemon();
     let dir = h.tmp.path().join("agent");
     std::fs::create_dir_all(&dir).unwrap();
-    let agent = format!(
-        r#"CLAUDECODE=1 tool ask touch=asked > "$D/ask.out" 2>&1 &
+    let agent = r#"CLAUDECODE=1 tool ask touch=asked > "$D/ask.out" 2>&1 &
 while [ ! -s "$D/id" ]; do /bin/sleep 0.05; done
 id=$(/bin/cat "$D/id")
 CLAUDECODE=1 /bin/sh -c '/usr/bin/env -u CLAUDECODE "$0" approvals approve "$1"' "$S" "$id" > "$D/a1.out" 2>&1; echo $? > "$D/a1.rc"
 /usr/bin/env -u CLAUDECODE "$S" approvals approve "$id" > "$D/a2.out" 2>&1; echo $? > "$D/a2.rc"
 : > "$D/tried"
 wait
-"#
-    );
+"#;
     let mut child = h
         .command("sh")
-        .args(["-c", &agent])
+        .args(["-c", agent])
         .env("D", &dir)
         .env("S", support::safeshell_exe())
         .spawn()
