@@ -34,15 +34,53 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.batch {
+        // Lines are read as bytes: one that is not UTF-8 is reported (with its number) and the
+        // next lines are still decided, so a bad line cannot hide the ones after it.
         let stdin = std::io::stdin();
-        for line in stdin.lock().lines() {
-            let line = line.context("cannot read stdin")?;
+        let mut input = stdin.lock();
+        let mut buf = Vec::new();
+        let mut number = 0usize;
+        let mut unreadable = false;
+        loop {
+            buf.clear();
+            if input
+                .read_until(b'\n', &mut buf)
+                .context("cannot read stdin")?
+                == 0
+            {
+                break;
+            }
+            number += 1;
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+                if buf.last() == Some(&b'\r') {
+                    buf.pop();
+                }
+            }
+            let line = match std::str::from_utf8(&buf) {
+                Ok(line) => line,
+                Err(e) => {
+                    unreadable = true;
+                    let error = format!(
+                        "line {number} is not valid UTF-8 (at byte {}); it was not checked",
+                        e.valid_up_to() + 1
+                    );
+                    let lossy = String::from_utf8_lossy(&buf);
+                    if args.json {
+                        let entry = json!({ "line": number, "command": lossy, "error": error });
+                        writeln!(out, "{entry}")?;
+                    } else {
+                        writeln!(out, "error\t-\t{error}: {lossy}")?;
+                    }
+                    continue;
+                }
+            };
             if line.trim().is_empty() {
                 continue;
             }
-            let e = rules.evaluate(CommandInput::Shell(&line), context, &cwd_str, &facts);
+            let e = rules.evaluate(CommandInput::Shell(line), context, &cwd_str, &facts);
             if args.json {
-                writeln!(out, "{}", to_json(&line, context, &cwd_str, &e))?;
+                writeln!(out, "{}", to_json(line, context, &cwd_str, &e))?;
             } else {
                 writeln!(
                     out,
@@ -53,7 +91,8 @@ pub fn run(args: CheckArgs) -> Result<u8> {
                 )?;
             }
         }
-        return Ok(0);
+        // Not every line was decided: a failure, after answering all the others.
+        return Ok(if unreadable { crate::EXIT_FAILURE } else { 0 });
     }
     let command = args.command.join(" ");
     let e = rules.evaluate(CommandInput::Shell(&command), context, &cwd_str, &facts);

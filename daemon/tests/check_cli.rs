@@ -318,3 +318,174 @@ fn help_explains_exit_statuses() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("0 allow, 1 deny, 2 require approval, 3 redirect"));
 }
+
+/// Runs `command` with `input` on stdin, written from another thread while this one reads the
+/// output: with large inputs and outputs, writing everything first would fill both pipes and
+/// block both processes. A child that exits early is tolerated, as in `support::feed`.
+fn output_with_large_stdin(command: &mut Command, input: Vec<u8>) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        match stdin.write_all(&input) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => panic!("writing to the child's stdin: {e}"),
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn batch_mode_reports_a_non_utf8_line_and_goes_on() {
+    let env = Env::new();
+    let input: &[u8] = b"ls\necho \xff\xfe x\nrm -rf ~\n\xc3\ngit push -f\n";
+    let out = support::output_with_stdin(&mut env.cmd(&["check", "--batch", "--json"]), input);
+    // Every readable line is decided; the status says that not all of them could be.
+    assert_eq!(out.status.code(), Some(70), "{}", stderr(&out));
+    let entries = json_lines(&out);
+    assert_eq!(entries.len(), 5, "{}", stdout(&out));
+    assert_eq!(entries[0]["decision"], "allow");
+    assert_eq!(entries[1]["line"], 2);
+    assert!(entries[1]["decision"].is_null());
+    let error = entries[1]["error"].as_str().unwrap();
+    assert!(
+        error.contains("line 2") && error.contains("UTF-8"),
+        "{error}"
+    );
+    assert_eq!(entries[1]["command"], "echo \u{fffd}\u{fffd} x");
+    assert_eq!(entries[2]["decision"], "deny");
+    assert_eq!(entries[3]["line"], 4);
+    assert_eq!(entries[4]["decision"], "require_approval");
+
+    let out = support::output_with_stdin(&mut env.cmd(&["check", "--batch"]), input);
+    assert_eq!(out.status.code(), Some(70));
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(
+        lines[1].starts_with("error\t-\tline 2 is not valid UTF-8"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].starts_with("deny\t"), "{}", lines[2]);
+    assert!(lines[3].starts_with("error\t-\tline 4 "), "{}", lines[3]);
+    assert!(lines[4].starts_with("require_approval\t"), "{}", lines[4]);
+}
+
+/// Deeply nested shapes, about 10,000 levels each, built here (never through a shell).
+fn deep_commands() -> Vec<(&'static str, String)> {
+    let n = 10_000;
+    vec![
+        ("$(", "$(".repeat(n)),
+        ("(", format!("{}rm -rf /{}", "( ".repeat(n), " )".repeat(n))),
+        (
+            "{",
+            format!("{}rm -rf /;{}", "{ ".repeat(n), " };".repeat(n)),
+        ),
+        ("backticks", "$(`".repeat(n)),
+        (
+            "${",
+            format!("{}$(rm -rf /){}", "${".repeat(n), "}".repeat(n)),
+        ),
+        ("<(", "cat <(".repeat(n / 2)),
+        ("f()", "f() ".repeat(n) + "rm -rf /"),
+    ]
+}
+
+#[test]
+fn deep_nesting_requires_approval_instead_of_crashing() {
+    let env = Env::new();
+    for (name, command) in deep_commands() {
+        let out = env.run(&["check", "--json", "--", &command]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        let e = &json_lines(&out)[0];
+        let reasons: Vec<&str> = e["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["unverifiable"].as_str())
+            .collect();
+        assert!(
+            reasons.iter().any(|r| r.contains("nests deeper than")),
+            "{name}: {reasons:?}"
+        );
+    }
+    // `bash -c` inside `bash -c`: quoting triples the quotes at each level, so nine levels reach
+    // the depth limit of shell strings and ten the size cap (one argv element stays < 128 KiB).
+    for (levels, why) in [(9, "nested deeper than"), (10, "bytes long")] {
+        let mut command = "rm -rf /".to_owned();
+        for _ in 0..levels {
+            command = format!("bash -c {}", safeshell_rules::segment::quote(&command));
+        }
+        let out = env.run(&["check", "--json", "--", &command]);
+        assert_eq!(out.status.code(), Some(2), "{levels}: {}", stderr(&out));
+        assert!(stdout(&out).contains(why), "{levels}: {why}");
+    }
+}
+
+#[test]
+fn deep_nesting_in_batch_mode_does_not_stop_the_batch() {
+    let env = Env::new();
+    let mut input = Vec::new();
+    for (_, command) in deep_commands() {
+        input.extend_from_slice(command.replace('\n', " ").as_bytes());
+        input.push(b'\n');
+    }
+    input.extend_from_slice(b"rm -rf /\n");
+    let out = output_with_large_stdin(&mut env.cmd(&["check", "--batch", "--json"]), input);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let decisions: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|e| e["decision"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(decisions.len(), deep_commands().len() + 1);
+    assert_eq!(decisions.last().map(String::as_str), Some("deny"));
+}
+
+#[test]
+fn long_and_oversized_commands_are_decided_quickly() {
+    let env = Env::new();
+    // Just under the cap: parsed in full, in linear time (a 100 KB pipeline took minutes).
+    let pipeline = "true | ".repeat(9000) + "true";
+    assert!(pipeline.len() < safeshell_rules::segment::MAX_COMMAND_BYTES);
+    let started = std::time::Instant::now();
+    let out = env.run(&["check", "--", &pipeline]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    // Over it: require approval, naming the size, without parsing.
+    let oversized = "true | ".repeat(11_000) + "true";
+    assert!(oversized.len() > safeshell_rules::segment::MAX_COMMAND_BYTES);
+    let out = env.run(&["check", "--json", "--", &oversized]);
+    assert_eq!(out.status.code(), Some(2));
+    let reason = json_lines(&out)[0]["reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains(&format!("{} bytes", oversized.len())),
+        "{reason}"
+    );
+    // A 1 MB line in batch mode, between two ordinary ones.
+    let mut input = b"ls\n".to_vec();
+    input.extend_from_slice("true | ".repeat(150_000).as_bytes());
+    input.extend_from_slice(b"true\nrm -rf /\n");
+    let started = std::time::Instant::now();
+    let out = output_with_large_stdin(&mut env.cmd(&["check", "--batch", "--json"]), input);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let decisions: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|e| e["decision"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(decisions, ["allow", "require_approval", "deny"]);
+}

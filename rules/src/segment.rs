@@ -4,11 +4,33 @@
 //! unwrapped into further segments, shell strings (`bash -c`, `eval`, `su -c`, heredocs fed to a
 //! shell) are parsed and expanded recursively to a bounded depth, and whatever cannot be known
 //! statically is marked *unverifiable* with the reason.
+//!
+//! Like the parser, this is linear in the command's length: a command longer than
+//! [`MAX_COMMAND_BYTES`] is not parsed at all, wrapper chains stop at [`MAX_WRAPPERS`], the
+//! arguments all segments hold together are bounded by the input's size (wrappers copy the words
+//! after them), and the programs feeding a pipeline are kept once each, at most
+//! [`MAX_STDIN_FROM`] of them. Each limit fails closed: what it cuts off is an unverifiable
+//! segment naming the limit.
+
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut, Range};
 
 use crate::shell::{self, Origin, SimpleCommand, Stdin, Word};
 
 /// How deep shell strings inside shell strings are followed before giving up.
 pub const MAX_DEPTH: usize = 8;
+
+/// The longest command string that is parsed (64 KiB). A longer one is one unverifiable segment:
+/// parsing it costs more than any real command needs, and bash's own limits are far from it.
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+
+/// How many wrappers and shells one segment may be found inside (`sudo nice env … rm`); the
+/// command under a longer chain is unverifiable.
+pub const MAX_WRAPPERS: usize = 32;
+
+/// How many different programs feeding a segment through a pipeline are recorded in
+/// [`Segment::stdin_from`]; a segment fed by more is unverifiable.
+pub const MAX_STDIN_FROM: usize = 32;
 
 /// One program invocation found in a command.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -23,7 +45,8 @@ pub struct Segment {
     pub writes: Vec<String>,
     /// Input redirection sources (`< file`): the segment reads them as its standard input.
     pub reads_from: Vec<String>,
-    /// Programs earlier in the same pipeline (they feed this segment's standard input).
+    /// Programs earlier in the same pipeline (they feed this segment's standard input), each once,
+    /// in order of first appearance, at most [`MAX_STDIN_FROM`].
     pub stdin_from: Vec<String>,
     /// True when part of a pipeline of two or more commands.
     pub in_pipeline: bool,
@@ -84,16 +107,66 @@ pub fn basename(program: &str) -> &str {
     program.rsplit('/').next().unwrap_or(program)
 }
 
+/// The segments being built, with the count of arguments they hold against a budget.
+///
+/// Each wrapper's segment holds the words after it (`sudo nice rm a b` holds `a b` three times),
+/// and every argument costs rule checks, so the total is bounded: [`ARGS_PER_INPUT_BYTE`] per
+/// byte of input plus [`ARGS_BUDGET_BASE`], at least four copies of every word.
+struct Out {
+    segments: Vec<Segment>,
+    args: usize,
+    budget: usize,
+}
+
+/// See [`Out`].
+const ARGS_PER_INPUT_BYTE: usize = 2;
+/// See [`Out`].
+const ARGS_BUDGET_BASE: usize = 4096;
+
+impl Out {
+    fn new(input_bytes: usize) -> Out {
+        Out {
+            segments: Vec::new(),
+            args: 0,
+            budget: input_bytes
+                .saturating_mul(ARGS_PER_INPUT_BYTE)
+                .saturating_add(ARGS_BUDGET_BASE),
+        }
+    }
+
+    /// Takes `n` arguments from the budget; false when they do not fit.
+    fn take_args(&mut self, n: usize) -> bool {
+        if self.args.saturating_add(n) > self.budget {
+            return false;
+        }
+        self.args += n;
+        true
+    }
+}
+
+impl Deref for Out {
+    type Target = Vec<Segment>;
+    fn deref(&self) -> &Vec<Segment> {
+        &self.segments
+    }
+}
+
+impl DerefMut for Out {
+    fn deref_mut(&mut self) -> &mut Vec<Segment> {
+        &mut self.segments
+    }
+}
+
 /// Builds the segments of a command string.
 pub fn segments_of_string(command: &str) -> Vec<Segment> {
-    let mut out = Vec::new();
+    let mut out = Out::new(command.len().min(MAX_COMMAND_BYTES));
     expand_string(command, 0, &[], &mut out);
-    out
+    out.segments
 }
 
 /// Builds the segments of an argv a shim received (already split by the calling shell).
 pub fn segments_of_argv(argv: &[String]) -> Vec<Segment> {
-    let mut out = Vec::new();
+    let mut out = Out::new(argv.iter().map(|a| a.len() + 1).sum());
     let words: Vec<Word> = argv
         .iter()
         .map(|a| Word {
@@ -111,10 +184,26 @@ pub fn segments_of_argv(argv: &[String]) -> Vec<Segment> {
         span: None,
     };
     expand_words(&words, &[], &ctx, &mut out);
-    out
+    out.segments
 }
 
-fn expand_string(command: &str, depth: usize, via: &[String], out: &mut Vec<Segment>) {
+fn expand_string(command: &str, depth: usize, via: &[String], out: &mut Out) {
+    if command.len() > MAX_COMMAND_BYTES {
+        out.push(Segment {
+            program: via.last().cloned().unwrap_or_default(),
+            args: vec![preview(command)],
+            dynamic: vec![false],
+            via: via.to_vec(),
+            unverifiable: Some(format!(
+                "the command is {} bytes long, more than the {MAX_COMMAND_BYTES} bytes SafeShell \
+                 parses; it was not checked",
+                command.len()
+            )),
+            depth,
+            ..Segment::default()
+        });
+        return;
+    }
     if depth > MAX_DEPTH {
         out.push(Segment {
             program: via.last().cloned().unwrap_or_default(),
@@ -131,6 +220,84 @@ fn expand_string(command: &str, depth: usize, via: &[String], out: &mut Vec<Segm
     }
     let parsed = shell::parse(command);
     expand_parsed(&parsed.commands, depth, via, out);
+    if let Some(why) = parsed.unverifiable {
+        out.push(Segment {
+            program: via.last().cloned().unwrap_or_default(),
+            args: vec![preview(command)],
+            dynamic: vec![false],
+            via: via.to_vec(),
+            unverifiable: Some(why),
+            depth,
+            ..Segment::default()
+        });
+    }
+}
+
+/// The start of a long command, for messages about it.
+fn preview(command: &str) -> String {
+    const CHARS: usize = 60;
+    match command.char_indices().nth(CHARS) {
+        Some((end, _)) => format!("{}…", &command[..end]),
+        None => command.to_owned(),
+    }
+}
+
+/// The program a parsed command runs (its first word after `$IFS` splitting), as a base name.
+fn program_of(cmd: &SimpleCommand) -> Option<String> {
+    // As `shell::split_ifs(&cmd.words).first()`, without copying every word.
+    cmd.words.iter().find_map(|w| {
+        let first = if w.text.contains(shell::IFS_SPLIT) {
+            w.text.split(shell::IFS_SPLIT).find(|p| !p.is_empty())?
+        } else {
+            w.text.as_str()
+        };
+        Some(basename(first).to_owned())
+    })
+}
+
+/// The programs feeding pipeline ranges, computed incrementally: commands of one pipeline share
+/// the range's start and extend its end, so each command is looked at once per enclosing pipeline
+/// rather than once per later command (which was quadratic for `a | a | a | …`).
+#[derive(Default)]
+struct Upstreams {
+    by_start: HashMap<usize, Upstream>,
+}
+
+#[derive(Default, Clone)]
+struct Upstream {
+    end: usize,
+    programs: Vec<String>,
+    overflow: bool,
+}
+
+impl Upstreams {
+    fn get(&mut self, commands: &[SimpleCommand], range: Range<usize>) -> &Upstream {
+        let range = range.start.min(commands.len())..range.end.min(commands.len());
+        let entry = self.by_start.entry(range.start).or_default();
+        if entry.end > range.end || entry.end < range.start {
+            // Not an extension of what was seen (not produced by the parser): start over.
+            *entry = Upstream {
+                end: range.start,
+                ..Upstream::default()
+            };
+        }
+        for cmd in &commands[entry.end..range.end] {
+            if entry.overflow {
+                break;
+            }
+            if let Some(p) = program_of(cmd)
+                && !entry.programs.contains(&p)
+            {
+                if entry.programs.len() == MAX_STDIN_FROM {
+                    entry.overflow = true;
+                } else {
+                    entry.programs.push(p);
+                }
+            }
+        }
+        entry.end = range.end;
+        entry
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -151,7 +318,8 @@ struct Ctx<'a> {
     span: Option<(usize, usize)>,
 }
 
-fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: &mut Vec<Segment>) {
+fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: &mut Out) {
+    let mut upstreams = Upstreams::default();
     for cmd in commands {
         let words = shell::split_ifs(&cmd.words);
         let (stdin, script) = match &cmd.stdin {
@@ -167,17 +335,12 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
             }
             Stdin::File(_) => (StdinKind::File, None),
         };
-        let upstream = match &cmd.stdin {
-            Stdin::Pipe(prev) => prev
-                .iter()
-                .filter_map(|&i| commands.get(i))
-                .filter_map(|c| {
-                    shell::split_ifs(&c.words)
-                        .first()
-                        .map(|w| basename(&w.text).to_owned())
-                })
-                .collect(),
-            _ => Vec::new(),
+        let (upstream, upstream_overflow) = match &cmd.stdin {
+            Stdin::Pipe(prev) => {
+                let u = upstreams.get(commands, prev.clone());
+                (u.programs.clone(), u.overflow)
+            }
+            _ => (Vec::new(), false),
         };
         let ctx = Ctx {
             depth,
@@ -234,18 +397,22 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
         // Every segment of this command inherits its standard input.
         for seg in &mut out[first..] {
             seg.reads_from.extend(reads_from.iter().cloned());
+            if upstream_overflow && seg.unverifiable.is_none() {
+                seg.unverifiable = Some(format!(
+                    "a pipeline of more than {MAX_STDIN_FROM} different programs feeds it"
+                ));
+            }
         }
         if let Some(body) = script {
-            // A heredoc or here-string fed to a shell is a script: parse it.
-            let shells_at = (first..out.len())
-                .filter(|&i| is_shell(&out[i].program))
-                .collect::<Vec<_>>();
-            for i in shells_at {
-                if reads_script_from_stdin(&out[i]) {
-                    let mut inner_via = out[i].via.clone();
-                    inner_via.push(out[i].program.clone());
-                    expand_string(&body, depth + 1, &inner_via, out);
-                }
+            // A heredoc or here-string fed to a shell is a script: parse it, once (the first
+            // shell reading it consumes it; parsing it for each of many `find -exec sh`s was
+            // quadratic).
+            if let Some(i) = (first..out.len())
+                .find(|&i| is_shell(&out[i].program) && reads_script_from_stdin(&out[i]))
+            {
+                let mut inner_via = out[i].via.clone();
+                inner_via.push(out[i].program.clone());
+                expand_string(&body, depth + 1, &inner_via, out);
             }
         }
     }
@@ -320,9 +487,26 @@ fn reads_script_from_stdin(seg: &Segment) -> bool {
     true
 }
 
-fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<Segment>) {
+fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out) {
     let Some(first) = words.first() else { return };
     let program = basename(&first.text).to_owned();
+    if !out.take_args(words.len() - 1) {
+        out.push(Segment {
+            program,
+            invoked_as: first.text.clone(),
+            writes: writes.to_vec(),
+            via: ctx.via.to_vec(),
+            unverifiable: Some(format!(
+                "its {} arguments are more than SafeShell checks for a command this long \
+                 (wrappers repeat the words after them)",
+                words.len() - 1
+            )),
+            span: ctx.span,
+            depth: ctx.depth,
+            ..Segment::default()
+        });
+        return;
+    }
     let args: Vec<String> = words[1..].iter().map(|w| w.text.clone()).collect();
     let dynamic: Vec<bool> = words[1..].iter().map(|w| w.dynamic).collect();
     let mut seg = Segment {
@@ -343,6 +527,15 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Vec<
     };
     if first.dynamic {
         seg.unverifiable = Some("the program name is computed at run time".into());
+        out.push(seg);
+        return;
+    }
+    if ctx.via.len() >= MAX_WRAPPERS {
+        // `nice nice nice … rm`: every level copies the remaining words, and recursing once per
+        // wrapper would exhaust the stack.
+        seg.unverifiable = Some(format!(
+            "it is wrapped in more than {MAX_WRAPPERS} wrappers and shells"
+        ));
         out.push(seg);
         return;
     }
@@ -807,7 +1000,7 @@ fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
     Some(Wrapped::Argv(i))
 }
 
-fn expand_find(rest: &[Word], ctx: &Ctx<'_>, out: &mut Vec<Segment>) {
+fn expand_find(rest: &[Word], ctx: &Ctx<'_>, out: &mut Out) {
     let mut i = 0;
     while i < rest.len() {
         let a = rest[i].text.as_str();
@@ -901,16 +1094,60 @@ mod tests {
 
     #[test]
     fn nesting_is_bounded() {
+        // One level past the limit: each level of quoting triples the quotes, so a few more
+        // levels would pass MAX_COMMAND_BYTES (also unverifiable, for its size).
         let mut cmd = "rm -rf /".to_owned();
-        for _ in 0..(MAX_DEPTH + 3) {
+        for _ in 0..=MAX_DEPTH {
             cmd = format!("bash -c {}", quote(&cmd));
         }
+        assert!(cmd.len() < MAX_COMMAND_BYTES);
         let segs = segments_of_string(&cmd);
         assert!(segs.iter().any(|s| {
             s.unverifiable
                 .as_deref()
                 .is_some_and(|r| r.contains("nested"))
         }));
+    }
+
+    #[test]
+    fn pipelines_feed_each_program_once() {
+        let segs = segments_of_string("a | (b | c) | a | d; e");
+        let d = segs.iter().find(|s| s.program == "d").unwrap();
+        assert_eq!(d.stdin_from, ["a", "b", "c"]);
+        let c = segs.iter().find(|s| s.program == "c").unwrap();
+        assert_eq!(c.stdin_from, ["b"]);
+        let e = segs.iter().find(|s| s.program == "e").unwrap();
+        assert!(e.stdin_from.is_empty());
+        // The first word after `$IFS` splitting names the program.
+        let segs = segments_of_string("${IFS}curl${IFS}x | sh");
+        assert_eq!(segs.last().unwrap().stdin_from, ["curl"]);
+    }
+
+    #[test]
+    fn a_heredoc_read_by_several_shells_is_parsed_once() {
+        let segs = segments_of_string("find . -exec sh -s \\; -exec bash -s \\; <<E\nrm -rf /\nE");
+        let inner: Vec<&Segment> = segs.iter().filter(|s| s.program == "rm").collect();
+        assert_eq!(inner.len(), 1);
+        assert_eq!(inner[0].via, ["find", "sh"]);
+    }
+
+    #[test]
+    fn the_argument_budget_bounds_wrapper_copies() {
+        // Each `nice` holds every word after it; the budget stops the chain, unverifiably.
+        let cmd = format!("{}rm {}", "nice ".repeat(20), "x ".repeat(5000));
+        let segs = segments_of_string(&cmd);
+        let held: usize = segs.iter().map(|s| s.args.len()).sum();
+        assert!(held <= 2 * cmd.len() + 4096, "{held}");
+        assert!(
+            segs.last()
+                .unwrap()
+                .unverifiable
+                .as_deref()
+                .is_some_and(|r| r.contains("arguments"))
+        );
+        // An ordinary wrapped command is well within it.
+        let segs = segments_of_string("sudo nice -n 5 rm -rf build");
+        assert!(segs.iter().all(|s| s.unverifiable.is_none()));
     }
 
     #[test]

@@ -6,6 +6,25 @@
 //! time (a `$VAR`, a `$(…)`) is kept in the word's text and flagged as dynamic, so the layers above
 //! can treat it conservatively. The parser never fails: unterminated quotes or substitutions run to
 //! the end of the input (bash itself would refuse such a string, so nothing of it would run).
+//!
+//! Its time and memory are linear in the input's length: a pipeline records its upstream commands
+//! as one index range, and every place the parser recurses counts towards [`MAX_NESTING`]. Past
+//! that depth the nested construct is skipped unparsed and [`Parsed::unverifiable`] says why, so a
+//! hostile string can neither exhaust the stack nor hide what it runs.
+
+use std::ops::Range;
+
+/// How deeply constructs may nest (`$(…)`, `(…)`, `{ …; }`, backticks, `${…}`, process
+/// substitutions, `case`, function bodies) before the parser stops following them. Chosen so that
+/// parsing at this depth fits comfortably in a 2 MiB thread stack in a debug build (the daemon's
+/// tokio worker threads); real commands rarely nest more than a handful of levels.
+pub const MAX_NESTING: usize = 64;
+
+/// How many redirection targets compound commands may hand to the commands inside them, in all
+/// (`{ a; b; } > out 2> err` hands out four). Each is one more write to check for each command, so
+/// without a bound `{ a; a; …; } > x > y …` costs the square of its length. Past it the command
+/// is unverifiable.
+pub const MAX_GROUP_WRITES: usize = 4096;
 
 /// One word of a simple command, after quote removal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -24,8 +43,9 @@ pub enum Stdin {
     /// Inherited from the caller (or not redirected).
     #[default]
     Inherited,
-    /// The previous commands of a pipeline; holds their indices in the output list.
-    Pipe(Vec<usize>),
+    /// The previous commands of a pipeline: the range of their indices in the output list (it
+    /// may also hold substitutions found in those commands or in heredoc bodies between them).
+    Pipe(Range<usize>),
     /// A heredoc body; `expand` is false when the delimiter was quoted.
     HereDoc {
         /// The body text.
@@ -79,6 +99,10 @@ pub struct Parsed {
     pub commands: Vec<SimpleCommand>,
     /// True when the input ended inside a quote, substitution or heredoc.
     pub incomplete: bool,
+    /// Set when part of the input was not followed (nesting deeper than [`MAX_NESTING`], more
+    /// than [`MAX_GROUP_WRITES`] redirections handed out by compound commands); says why. What
+    /// was skipped may run anything, so the command as a whole cannot be verified.
+    pub unverifiable: Option<String>,
 }
 
 /// Parses a command string the way bash would split it into simple commands.
@@ -88,6 +112,7 @@ pub fn parse(src: &str) -> Parsed {
     Parsed {
         commands: parser.out,
         incomplete: parser.incomplete,
+        unverifiable: parser.unverifiable,
     }
 }
 
@@ -116,6 +141,12 @@ struct Parser<'a> {
     function: Option<String>,
     /// Whether spans are meaningful (only for the top-level string).
     spans: bool,
+    /// How many constructs deep the parser is (shared with the sub-parsers of nested strings).
+    depth: usize,
+    /// Why part of the input was not followed, if it was not.
+    unverifiable: Option<String>,
+    /// Redirection targets handed out by compound commands so far (see [`MAX_GROUP_WRITES`]).
+    group_writes: usize,
 }
 
 const KEYWORD_PREFIXES: &[&str] = &[
@@ -153,7 +184,102 @@ impl<'a> Parser<'a> {
             origin: Origin::TopLevel,
             function: None,
             spans: true,
+            depth: 0,
+            unverifiable: None,
+            group_writes: 0,
         }
+    }
+
+    /// A parser for text nested in this one (backticks, a heredoc body, `${…}`), one level deeper.
+    fn sub_parser<'b>(&self, text: &'b str, origin: Origin) -> Parser<'b> {
+        let mut sub = Parser::new(text);
+        sub.origin = origin;
+        sub.function = self.function.clone();
+        sub.spans = false;
+        sub.depth = self.depth + 1;
+        sub.group_writes = self.group_writes;
+        sub
+    }
+
+    /// Appends a sub-parser's commands (rebasing pipeline ranges) and what it found out.
+    fn absorb(&mut self, sub: Parser<'_>) {
+        self.incomplete |= sub.incomplete;
+        if self.unverifiable.is_none() {
+            self.unverifiable = sub.unverifiable;
+        }
+        self.group_writes = sub.group_writes;
+        let base = self.out.len();
+        for mut cmd in sub.out {
+            if let Stdin::Pipe(prev) = &mut cmd.stdin {
+                *prev = prev.start + base..prev.end + base;
+            }
+            self.out.push(cmd);
+        }
+    }
+
+    /// Enters one level of nesting; false (and the reason recorded) when that would exceed
+    /// [`MAX_NESTING`]. Every `true` must be paired with a [`Parser::leave`].
+    fn enter(&mut self) -> bool {
+        if self.depth >= MAX_NESTING {
+            self.too_deep();
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn too_deep(&mut self) {
+        if self.unverifiable.is_none() {
+            self.unverifiable = Some(format!(
+                "the command nests deeper than {MAX_NESTING} levels; the deeper part was not parsed"
+            ));
+        }
+    }
+
+    /// Past the nesting limit: skips the rest of a construct ended by `end` without parsing it,
+    /// stopping before its closing `)` or `}` (without recursion, honouring quotes roughly: the
+    /// command is unverifiable anyway, this only keeps what follows the construct in view).
+    fn skip_unparsed(&mut self, end: End) {
+        let (open, close) = match end {
+            End::Paren => ('(', ')'),
+            End::Brace => ('{', '}'),
+            End::Eof | End::Case => {
+                self.pos = self.src.len();
+                return;
+            }
+        };
+        let mut depth = 0usize;
+        while let Some(c) = self.peek() {
+            match c {
+                '\\' => {
+                    self.bump();
+                }
+                '\'' => {
+                    self.bump();
+                    match self.rest().find('\'') {
+                        Some(n) => self.pos += n,
+                        None => {
+                            self.pos = self.src.len();
+                            break;
+                        }
+                    }
+                }
+                c if c == open => depth += 1,
+                c if c == close => {
+                    if depth == 0 {
+                        return;
+                    }
+                    depth -= 1;
+                }
+                _ => {}
+            }
+            self.bump();
+        }
+        self.incomplete = true;
     }
 
     fn rest(&self) -> &'a str {
@@ -201,23 +327,15 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Parses a nested string (a `bash -c` argument, backticks, a heredoc) into `self.out`.
+    /// Parses a nested string (the text of backticks) into `self.out`.
     fn parse_nested(&mut self, text: &str, origin: Origin) {
-        let mut sub = Parser::new(text);
-        sub.origin = origin;
-        sub.function = self.function.clone();
-        sub.spans = false;
-        sub.parse_list(End::Eof);
-        self.incomplete |= sub.incomplete;
-        let base = self.out.len();
-        for mut cmd in sub.out {
-            if let Stdin::Pipe(prev) = &mut cmd.stdin {
-                for p in prev.iter_mut() {
-                    *p += base;
-                }
-            }
-            self.out.push(cmd);
+        if self.depth >= MAX_NESTING {
+            self.too_deep();
+            return;
         }
+        let mut sub = self.sub_parser(text, origin);
+        sub.parse_list(End::Eof);
+        self.absorb(sub);
     }
 
     /// Reads the word at the current position as a plain keyword candidate, without consuming it.
@@ -280,27 +398,28 @@ impl<'a> Parser<'a> {
         if !text.contains("$(") && !text.contains('`') {
             return;
         }
-        let mut sub = Parser::new(text);
-        sub.origin = self.origin;
-        sub.function = self.function.clone();
-        sub.spans = false;
+        if self.depth >= MAX_NESTING {
+            self.too_deep();
+            return;
+        }
+        let mut sub = self.sub_parser(text, self.origin);
         let mut word = Word::default();
         while sub.pos < sub.src.len() {
             sub.read_double_quoted_char(&mut word, false);
         }
-        self.incomplete |= sub.incomplete;
-        let base = self.out.len();
-        for mut cmd in sub.out {
-            if let Stdin::Pipe(prev) = &mut cmd.stdin {
-                for p in prev.iter_mut() {
-                    *p += base;
-                }
-            }
-            self.out.push(cmd);
-        }
+        self.absorb(sub);
     }
 
     fn parse_list(&mut self, end: End) {
+        if !self.enter() {
+            self.skip_unparsed(end);
+            return;
+        }
+        self.parse_list_items(end);
+        self.leave();
+    }
+
+    fn parse_list_items(&mut self, end: End) {
         loop {
             self.skip_blanks();
             self.skip_comment();
@@ -355,19 +474,16 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_pipeline(&mut self) {
-        let mut upstream: Vec<usize> = Vec::new();
         let first = self.out.len();
+        let mut piped = false;
         loop {
-            let start = self.out.len();
-            self.parse_command(&upstream);
-            let produced: Vec<usize> = (start..self.out.len()).collect();
+            // Everything the pipeline produced so far feeds this command.
+            let upstream = first..self.out.len();
+            self.parse_command(upstream);
             self.skip_blanks();
             if (self.starts_with("|") && !self.starts_with("||")) || self.starts_with("|&") {
                 self.pos += if self.starts_with("|&") { 2 } else { 1 };
-                upstream.extend(produced);
-                for c in &mut self.out[first..] {
-                    c.in_pipeline = true;
-                }
+                piped = true;
                 // Commands after a newline still belong to the pipeline.
                 loop {
                     self.skip_blanks();
@@ -380,18 +496,40 @@ impl<'a> Parser<'a> {
                 }
                 continue;
             }
-            if !upstream.is_empty() {
-                for c in &mut self.out[first..] {
-                    c.in_pipeline = true;
-                }
-            }
             break;
+        }
+        // Marked once at the end: marking after every `|` made long pipelines quadratic.
+        if piped {
+            for c in &mut self.out[first..] {
+                c.in_pipeline = true;
+            }
         }
     }
 
     /// Parses one command (simple or compound); pipeline `upstream` feeds its standard input.
-    fn parse_command(&mut self, upstream: &[usize]) {
-        self.skip_blanks();
+    fn parse_command(&mut self, upstream: Range<usize>) {
+        // Keyword prefixes (`!`, `time`, `if`, `while`…) are skipped in a loop: a long run of them
+        // must not recurse.
+        loop {
+            self.skip_blanks();
+            match self.peek_keyword() {
+                Some(k) if KEYWORD_PREFIXES.contains(&k) => {
+                    self.pos += k.len();
+                    if k == "time" {
+                        // `time -p CMD` (POSIX output format) and `time -- CMD`.
+                        self.skip_blanks();
+                        for opt in ["-p", "--"] {
+                            if self.starts_with(opt) && self.peek_at(opt.len()).is_none_or(is_blank)
+                            {
+                                self.pos += opt.len();
+                                self.skip_blanks();
+                            }
+                        }
+                    }
+                }
+                _ => break,
+            }
+        }
         let first_new = self.out.len();
         match self.peek() {
             Some('(') if self.peek_at(1) == Some('(') => {
@@ -417,22 +555,6 @@ impl<'a> Parser<'a> {
                             self.parse_trailing_redirects(first_new);
                             self.attach_upstream(first_new, upstream);
                             return;
-                        }
-                        k if KEYWORD_PREFIXES.contains(&k) => {
-                            self.pos += k.len();
-                            if k == "time" {
-                                // `time -p CMD` (POSIX output format) and `time -- CMD`.
-                                self.skip_blanks();
-                                for opt in ["-p", "--"] {
-                                    if self.starts_with(opt)
-                                        && self.peek_at(opt.len()).is_none_or(is_blank)
-                                    {
-                                        self.pos += opt.len();
-                                        self.skip_blanks();
-                                    }
-                                }
-                            }
-                            return self.parse_command(upstream);
                         }
                         "for" | "select" => {
                             self.skip_for_header();
@@ -466,18 +588,23 @@ impl<'a> Parser<'a> {
         self.attach_upstream(first_new, upstream);
     }
 
-    fn attach_upstream(&mut self, first_new: usize, upstream: &[usize]) {
+    fn attach_upstream(&mut self, first_new: usize, upstream: Range<usize>) {
         if upstream.is_empty() {
             return;
         }
         for cmd in &mut self.out[first_new..] {
             if cmd.origin == self.origin && matches!(cmd.stdin, Stdin::Inherited) {
-                cmd.stdin = Stdin::Pipe(upstream.to_vec());
+                cmd.stdin = Stdin::Pipe(upstream.clone());
             }
         }
     }
 
-    fn parse_function_body(&mut self, name: String, upstream: &[usize]) {
+    fn parse_function_body(&mut self, name: String, upstream: Range<usize>) {
+        // `f() g() h() …` nests function definitions: it counts towards the nesting limit.
+        if !self.enter() {
+            self.pos = self.src.len();
+            return;
+        }
         let saved = self.function.replace(name);
         loop {
             self.skip_blanks();
@@ -489,6 +616,7 @@ impl<'a> Parser<'a> {
         }
         self.parse_command(upstream);
         self.function = saved;
+        self.leave();
     }
 
     fn skip_arithmetic_command(&mut self) {
@@ -642,11 +770,15 @@ impl<'a> Parser<'a> {
     }
 
     /// Redirections after a compound command: their targets are only words.
+    ///
+    /// The group's output goes to each target, so every command in it writes there, within the
+    /// budget of [`MAX_GROUP_WRITES`].
     fn parse_trailing_redirects(&mut self, first: usize) {
+        let mut targets = Vec::new();
         loop {
             self.skip_blanks();
             let Some(op) = self.redirect_operator() else {
-                return;
+                break;
             };
             self.pos += op.len();
             self.skip_blanks();
@@ -654,11 +786,24 @@ impl<'a> Parser<'a> {
             let op = op.trim_start_matches(|c: char| c.is_ascii_digit());
             let dup = op == ">&" && target.text.chars().all(|c| c.is_ascii_digit() || c == '-');
             if op.contains('>') && !dup {
-                // The group's output goes there: every command in it writes to the target.
-                for cmd in &mut self.out[first..] {
-                    cmd.writes.push(target.clone());
-                }
+                targets.push(target);
             }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        for cmd in &mut self.out[first..] {
+            if self.group_writes + targets.len() > MAX_GROUP_WRITES {
+                if self.unverifiable.is_none() {
+                    self.unverifiable = Some(format!(
+                        "its compound commands redirect the output of their commands more than \
+                         {MAX_GROUP_WRITES} times in all; the rest were not checked"
+                    ));
+                }
+                return;
+            }
+            self.group_writes += targets.len();
+            cmd.writes.extend(targets.iter().cloned());
         }
     }
 
@@ -736,7 +881,7 @@ impl<'a> Parser<'a> {
                     // `name() compound`: a function definition.
                     self.pos += 2;
                     let name = cmd.words.pop().map(|w| w.text).unwrap_or_default();
-                    self.parse_function_body(name, &[]);
+                    self.parse_function_body(name, 0..0);
                     return;
                 }
                 if c == '(' && cmd.words.is_empty() && !cmd.assignments.is_empty() {
@@ -775,10 +920,13 @@ impl<'a> Parser<'a> {
         }
         let idx = self.out.len();
         if heredoc_pending {
-            for doc in &mut self.heredocs {
-                if doc.command.is_none() {
-                    doc.command = Some(idx);
+            // The unassigned heredocs are the last ones: stop at the first assigned one, so that
+            // many heredocs on one line stay linear.
+            for doc in self.heredocs.iter_mut().rev() {
+                if doc.command.is_some() {
+                    break;
                 }
+                doc.command = Some(idx);
             }
         }
         self.out.push(cmd);
@@ -1290,8 +1438,63 @@ mod tests {
     #[test]
     fn pipelines_record_upstream() {
         let p = parse("curl -s x | tee f | sh");
-        assert_eq!(p.commands[2].stdin, Stdin::Pipe(vec![0, 1]));
+        assert_eq!(p.commands[2].stdin, Stdin::Pipe(0..2));
         assert!(p.commands.iter().all(|c| c.in_pipeline));
+    }
+
+    #[test]
+    fn nested_pipelines_record_ranges() {
+        let p = parse("a | (b | c) | d; e");
+        assert_eq!(p.commands[1].stdin, Stdin::Pipe(0..1));
+        assert_eq!(p.commands[2].stdin, Stdin::Pipe(1..2));
+        assert_eq!(p.commands[3].stdin, Stdin::Pipe(0..3));
+        assert_eq!(p.commands[4].stdin, Stdin::Inherited);
+        assert!(p.commands[..4].iter().all(|c| c.in_pipeline));
+        assert!(!p.commands[4].in_pipeline);
+        // Ranges from backticks are rebased into the outer list.
+        let p = parse("x `a | b`");
+        assert_eq!(p.commands[1].stdin, Stdin::Pipe(0..1));
+    }
+
+    #[test]
+    fn many_heredocs_on_one_line_each_get_their_body() {
+        let p = parse("cat <<A; cat <<B <<C\none\nA\ntwo\nB\nthree\nC\n");
+        let bodies: Vec<&str> = p
+            .commands
+            .iter()
+            .map(|c| match &c.stdin {
+                Stdin::HereDoc { body, .. } => body.as_str(),
+                _ => "",
+            })
+            .collect();
+        // The second command's stdin is its last heredoc.
+        assert_eq!(bodies, ["one\n", "three\n"]);
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_skipped_and_reported() {
+        let deep = |n: usize| format!("{}x{}; rm -rf /", "$(".repeat(n), ")".repeat(n));
+        let p = parse(&deep(MAX_NESTING - 1));
+        assert!(p.unverifiable.is_none());
+        assert_eq!(programs(&deep(MAX_NESTING - 1)).last().unwrap(), "rm -rf /");
+        let p = parse(&deep(MAX_NESTING));
+        assert!(p.unverifiable.unwrap().contains("deeper than 64 levels"));
+        // What follows the skipped construct is still parsed.
+        assert_eq!(programs(&deep(1000)).last().unwrap(), "rm -rf /");
+        // Function definitions nest too.
+        let p = parse(&"f() ".repeat(1000));
+        assert!(p.unverifiable.is_some());
+    }
+
+    #[test]
+    fn group_redirections_share_a_budget() {
+        let p = parse("{ a; b; } > x 2> y");
+        assert!(p.commands.iter().all(|c| c.writes.len() == 2));
+        assert!(p.unverifiable.is_none());
+        let p = parse(&format!("{{ {} }} > x", "a; ".repeat(MAX_GROUP_WRITES + 1)));
+        assert!(p.unverifiable.unwrap().contains("4096"));
+        let given: usize = p.commands.iter().map(|c| c.writes.len()).sum();
+        assert_eq!(given, MAX_GROUP_WRITES);
     }
 
     #[test]
