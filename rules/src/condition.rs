@@ -16,6 +16,9 @@ pub struct SegmentView<'s> {
     pub home: Option<&'s str>,
     /// Path forms of each argument, then of each write target, computed on first use.
     forms: std::cell::OnceCell<Vec<PathForms>>,
+    /// Whether the segment could name a path of some named set (`@safeshell`…), computed once
+    /// for every rule that asks.
+    could_name_a_set: std::cell::OnceCell<bool>,
 }
 
 /// An argument resolved as a path: absolute, and with the home directory written as `~`.
@@ -45,6 +48,7 @@ impl<'s> SegmentView<'s> {
             cwd,
             home,
             forms: std::cell::OnceCell::new(),
+            could_name_a_set: std::cell::OnceCell::new(),
         }
     }
 
@@ -503,6 +507,89 @@ impl<'v> Bases<'v> {
 /// Programs that only read every positional argument but the last, which they write.
 const COPIERS: &[&str] = &["cp", "scp", "rsync", "install"];
 
+/// A cheap test, without allocating, that some word could name one of the patterns' paths: a
+/// word that names a path (in any spelling [`Bases::named_by`] accepts) contains the path's last
+/// component, unless it is relative to a working directory inside the path, or a wildcard.
+/// Most segments name nothing protected and stop here.
+/// Every named set, for the test shared by all rules ([`SegmentView::could_name_a_set`]).
+static ALL_SETS: std::sync::LazyLock<Vec<PathPattern>> = std::sync::LazyLock::new(|| {
+    crate::facts::PATH_SETS
+        .iter()
+        .map(|(name, _)| PathPattern {
+            raw: format!("@{name}"),
+        })
+        .collect()
+});
+
+fn could_name<'a, 'p>(
+    patterns: &'p [PathPattern],
+    mut words: impl Iterator<Item = &'a String>,
+    cwd: &str,
+    facts: &'p dyn Facts,
+) -> bool {
+    // The protected names, gathered once (on the stack) rather than once per word.
+    let mut names: [&str; 32] = [""; 32];
+    let mut count = 0;
+    let overflow = any_last_component(patterns, facts, |n| {
+        if count == names.len() {
+            return true;
+        }
+        names[count] = n;
+        count += 1;
+        false
+    });
+    let names = &names[..count];
+    // The length test first: most words are shorter than any protected name, and `contains`
+    // builds a searcher for every call.
+    let mentions = |text: &str| {
+        if overflow {
+            return any_last_component(patterns, facts, |n| {
+                text.len() >= n.len() && text.contains(n)
+            });
+        }
+        names
+            .iter()
+            .any(|n| text.len() >= n.len() && text.contains(n))
+    };
+    if mentions(cwd) {
+        return true; // relative words could name a protected path
+    }
+    // A wildcard without a needle can still expand to a protected path when it has a directory
+    // part, or when it is relative to a directory above one (the home directory or `/`).
+    let above = facts
+        .home()
+        .is_some_and(|h| h == cwd || h.starts_with(cwd.trim_end_matches('/')));
+    words.any(|w| {
+        mentions(w)
+            || (w.contains(['*', '?', '['])
+                && !is_code_like(w)
+                && (above || w.contains('/') || w.starts_with(['~', '$'])))
+    })
+}
+
+/// Whether `f` holds for the last component of some path of the patterns (named sets expanded).
+fn any_last_component<'a>(
+    patterns: &'a [PathPattern],
+    facts: &'a dyn Facts,
+    mut f: impl FnMut(&'a str) -> bool,
+) -> bool {
+    let mut test = |p: &'a str| {
+        let p = p.trim_end_matches('/');
+        let last = p.rsplit('/').next().unwrap_or(p);
+        !last.is_empty() && f(last)
+    };
+    patterns.iter().any(|pat| match pat.set_name() {
+        Some(name) => match facts.path_set(name) {
+            Some(given) => given.iter().any(|p| test(p)),
+            None => crate::facts::default_path_set(name)
+                .unwrap_or_default()
+                .iter()
+                .any(|p| test(p)),
+        },
+        None => test(&pat.raw),
+    })
+}
+
 /// Whether a word looks like code rather than a path (an inline script, a shell string).
 fn is_code_like(word: &str) -> bool {
     word.contains([' ', '\n', '\t', '(', '\'', '"', ';', '{', '`'])
@@ -622,6 +709,11 @@ pub struct Conditions {
     pub(crate) names_path_under: Vec<PathPattern>,
     pub(crate) writes_path_under: Vec<PathPattern>,
     pub(crate) signals_protected_process: Option<bool>,
+    /// Whether these conditions can only hold for a segment that could name a path of a named
+    /// set (`names_path_under`/`writes_path_under` given with named sets only, or every `any`
+    /// alternative so), so the segment's shared [`SegmentView::could_name_a_set`] test decides
+    /// first.
+    pub(crate) only_named_sets: bool,
     pub(crate) any: Vec<Conditions>,
 }
 
@@ -630,14 +722,25 @@ impl Conditions {
     pub fn check(&self, view: &SegmentView<'_>, facts: &dyn Facts) -> Result<(), &'static str> {
         let seg = view.seg;
         let home = view.home;
+        // First, because most segments name nothing protected and these conditions are checked
+        // for every segment: one shared test for all of them.
+        if self.only_named_sets
+            && !*view.could_name_a_set.get_or_init(|| {
+                could_name(
+                    &ALL_SETS,
+                    seg.args.iter().chain(&seg.writes),
+                    view.cwd,
+                    facts,
+                )
+            })
+        {
+            return Err("names_path_under");
+        }
         if !self.program.is_empty() && !self.program.is_match_any(&[&seg.program]) {
             return Err("program");
         }
         if !self.invoked_as.is_empty() && !self.invoked_as.is_match_any(&[&seg.invoked_as]) {
             return Err("invoked_as");
-        }
-        if !self.not_program.is_empty() && self.not_program.is_match_any(&[&seg.program]) {
-            return Err("not_program");
         }
         if let Some(want) = self.signals_protected_process
             && signals_protected(seg, facts) != want
@@ -645,12 +748,19 @@ impl Conditions {
             return Err("signals_protected_process");
         }
         if !self.writes_path_under.is_empty() {
+            if !could_name(&self.writes_path_under, seg.writes.iter(), view.cwd, facts) {
+                return Err("writes_path_under");
+            }
             let bases = Bases::new(&self.writes_path_under, view, facts);
             if !seg.writes.iter().any(|w| bases.named_by(w)) {
                 return Err("writes_path_under");
             }
         }
         if !self.names_path_under.is_empty() {
+            let words = seg.args.iter().chain(&seg.writes);
+            if !could_name(&self.names_path_under, words, view.cwd, facts) {
+                return Err("names_path_under");
+            }
             let bases = Bases::new(&self.names_path_under, view, facts);
             // A copy reads its sources and writes its destination (the last positional): for
             // copiers, naming a protected file as a source is a read, which these conditions
@@ -671,6 +781,9 @@ impl Conditions {
             if !named {
                 return Err("names_path_under");
             }
+        }
+        if !self.not_program.is_empty() && self.not_program.is_match_any(&[&seg.program]) {
+            return Err("not_program");
         }
         if self
             .stdin_is_code

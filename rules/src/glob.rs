@@ -7,6 +7,9 @@ pub struct Glob {
     /// Matches a file name anywhere when the pattern has no `/` (like `.gitignore`).
     basename_only: bool,
     source: String,
+    /// The text to compare, when the pattern has no wildcard (most program names): compared
+    /// directly, without the token matcher's allocation.
+    literal: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,10 +99,18 @@ impl Glob {
                 c => tokens.push(Token::Literal(c)),
             }
         }
+        let literal = tokens
+            .iter()
+            .map(|t| match t {
+                Token::Literal(c) => Some(*c),
+                _ => None,
+            })
+            .collect::<Option<String>>();
         Ok(Glob {
             tokens,
             basename_only,
             source: pattern.to_owned(),
+            literal,
         })
     }
 
@@ -110,6 +121,19 @@ impl Glob {
 
     /// Matches a whole string (for a pattern without `/`, also any path's last component).
     pub fn is_match(&self, text: &str) -> bool {
+        if let Some(literal) = &self.literal {
+            if self.basename_only {
+                let base = text
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(text);
+                if base == literal {
+                    return true;
+                }
+            }
+            return text == literal;
+        }
         if self.basename_only {
             let base = text
                 .trim_end_matches('/')

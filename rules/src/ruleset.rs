@@ -783,9 +783,23 @@ impl Ctx<'_> {
             names_path_under: self.paths("names_path_under", &def.names_path_under),
             writes_path_under: self.paths("writes_path_under", &def.writes_path_under),
             signals_protected_process: def.signals_protected_process,
+            only_named_sets: needs_named_set(def),
             any: def.any.iter().map(|c| self.conditions(c)).collect(),
         }
     }
+}
+
+/// Whether a condition table can only hold for a segment that names a path of a named set.
+fn needs_named_set(def: &ConditionsDef) -> bool {
+    let paths: Vec<&Spanned<String>> = def
+        .names_path_under
+        .iter()
+        .chain(&def.writes_path_under)
+        .collect();
+    if !paths.is_empty() {
+        return paths.iter().all(|p| p.get_ref().starts_with('@'));
+    }
+    !def.any.is_empty() && def.any.iter().all(needs_named_set)
 }
 
 fn action_of(def: ActionDef) -> Action {
