@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use xtask::workspace::Workspace;
 use xtask::{baseline, bench, ci, dist, flamegraph, size};
 
+mod fuzz;
+
 #[derive(Parser)]
 #[command(
     name = "cargo xtask",
@@ -76,6 +78,22 @@ enum Task {
     /// Run what .ci/run runs (toolchain, fmt --check, clippy -D warnings, tests, bench smoke
     /// run), then size-check.
     Ci,
+    /// Seed and run the cargo-fuzz targets in fuzz/ (parse_eval, frame_decode, rules_file) with
+    /// `cargo +nightly fuzz`, one after the other; report executions and crashes. Installs
+    /// nothing: says how to install nightly and cargo-fuzz when they are missing. Not part of CI.
+    Fuzz {
+        /// Only this target (default: every target in turn).
+        target: Option<String>,
+        /// Seconds of fuzzing per target, not counting the build.
+        #[arg(long, default_value_t = 60, value_name = "S")]
+        time: u64,
+        /// libFuzzer's limit per input in seconds; a slower input counts as a crash.
+        #[arg(long, default_value_t = 10, value_name = "S")]
+        timeout: u64,
+        /// The sanitizer to build with (none, address, …); `none` runs fastest.
+        #[arg(long, default_value = "none", value_name = "NAME")]
+        sanitizer: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -159,6 +177,21 @@ fn run(task: Task) -> anyhow::Result<()> {
         )
         .map(drop),
         Task::Ci => ci::run(&ws),
+        Task::Fuzz {
+            target,
+            time,
+            timeout,
+            sanitizer,
+        } => fuzz::run(
+            &ws,
+            &fuzz::Args {
+                target,
+                seconds: time,
+                timeout,
+                sanitizer,
+            },
+        )
+        .map(drop),
     }
 }
 
