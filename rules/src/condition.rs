@@ -599,8 +599,10 @@ fn is_code_like(word: &str) -> bool {
 /// forms.
 fn word_forms(word: &str) -> impl Iterator<Item = &str> {
     let after_eq = word.split_once('=').map(|(_, v)| v);
-    let short_value = (word.starts_with('-') && !word.starts_with("--") && word.len() > 2)
-        .then(|| &word[2..])
+    // `get`: the second character may be multi-byte (`-é…`), and slicing through it panics.
+    let short_value = (word.starts_with('-') && !word.starts_with("--"))
+        .then(|| word.get(2..))
+        .flatten()
         .filter(|v| v.starts_with(['/', '~', '.', '$']));
     let prefixed = word
         .strip_prefix('@')
