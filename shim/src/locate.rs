@@ -256,3 +256,28 @@ pub fn path_with_shims_first() -> Option<OsString> {
     let rest = std::env::split_paths(&path).filter(|p| p != &shims);
     std::env::join_paths(std::iter::once(shims.clone()).chain(rest)).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_values_of_config_text() {
+        let text = "on_unavailable = \"deny\" # people\n\
+                    agent_env_markers = [\n  \"MY_AGENT\", # ours\n  'OTHER',\n]\n\
+                    agent_programs = [\"bot\"]\n\
+                    [section]\nagent_programs = [\"not-top-level\"]\n";
+        assert_eq!(
+            config_value_in(text, "on_unavailable").as_deref(),
+            Some("deny")
+        );
+        assert_eq!(config_value_in(text, "on_unavailable_ai"), None);
+        assert_eq!(
+            config_list_in(text, "agent_env_markers"),
+            ["MY_AGENT", "OTHER"]
+        );
+        assert_eq!(config_list_in(text, "agent_programs"), ["bot"]);
+        assert!(config_list_in(text, "extra_shims").is_empty());
+        assert!(config_list_in("agent_programs = \"x\"\n", "agent_programs").is_empty());
+    }
+}
