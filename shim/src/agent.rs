@@ -143,11 +143,11 @@ fn agent_above(programs: &[String]) -> bool {
             return false;
         }
         let Some((comm, ppid)) = stat(pid) else {
-            return !stat(child).is_some_and(|(_, parent)| parent == pid);
+            return stat(child).is_none_or(|(_, parent)| parent != pid);
         };
         let names = std::iter::once(comm).chain(argv_names(pid));
         for name in names {
-            if programs.iter().any(|p| *p == name) {
+            if programs.contains(&name) {
                 return true;
             }
         }
