@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The agent environment markers recognised by default (shared with the shim).
 pub const DEFAULT_AGENT_MARKERS: &[&str] = safeshell_protocol::AGENT_ENV_MARKERS;
@@ -50,6 +50,22 @@ pub struct Config {
     pub gemini_approval: HookApproval,
     /// Seconds a hook waits for a person before giving up (below the agent's hook timeout).
     pub hook_approval_timeout_secs: u64,
+    /// Kernel containment (Landlock) of agents' allowed commands: agents | off.
+    pub containment: Containment,
+    /// Extra paths contained commands may write (`~/` is the home).
+    pub containment_writable: Vec<String>,
+    /// Extra paths contained commands may read, even among the protected secrets.
+    pub containment_readable: Vec<String>,
+}
+
+/// Whose allowed commands run under kernel containment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Containment {
+    /// Agents' commands (where the kernel supports Landlock); a person's never.
+    Agents,
+    /// Nobody's.
+    Off,
 }
 
 /// Where an agent hook sends an approval (read by the hook client itself).
@@ -100,6 +116,9 @@ impl Default for Config {
             cursor_approval: HookApproval::Auto,
             gemini_approval: HookApproval::Monitor,
             hook_approval_timeout_secs: 55,
+            containment: Containment::Agents,
+            containment_writable: Vec::new(),
+            containment_readable: Vec::new(),
         }
     }
 }
@@ -200,6 +219,15 @@ pub fn template() -> String {
 
 # Seconds a hook waits for a person, kept below the agent's own hook timeout.
 # hook_approval_timeout_secs = 55
+
+# Kernel containment (Landlock) of the commands agents are allowed to run: "agents" or "off".
+# Contained commands cannot read the protected secrets (~/.ssh, ~/.aws, ~/.gnupg, …) and may
+# write only the project checkout, temporary directories and caches. See docs/SECURITY.md and
+# `safeshell contain --print`.
+# containment = "agents"
+# Extra places contained commands may write, and read (even among the secrets), e.g. "~/.config/gh".
+# containment_writable = []
+# containment_readable = []
 "#
     )
 }

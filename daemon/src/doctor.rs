@@ -349,6 +349,7 @@ pub fn checks(cwd: &Path) -> Vec<Check> {
     } else {
         out.push(Check::skip("SHELL wrapper", format!("not configured (SHELL={shell}); set SHELL=$(command -v safeshell-shim) for an agent")));
     }
+    out.push(crate::contain_cmd::doctor_check());
     out
 }
 

@@ -5,6 +5,11 @@ mod audit;
 mod check;
 mod client;
 mod config;
+/// Landlock, shared with the shim (the daemon only queries the ABI and runs the doctor's probe).
+#[path = "../../shim/src/contain.rs"]
+#[allow(dead_code)]
+mod contain;
+mod contain_cmd;
 mod context;
 mod daemon_cmd;
 mod demo;
@@ -16,6 +21,10 @@ mod logging;
 mod messages;
 mod own;
 mod paths;
+/// The containment profile, shared with the shim so `contain --print` shows what it applies.
+#[path = "../../shim/src/profile.rs"]
+#[allow(dead_code)]
+mod profile;
 mod rules_cache;
 mod rules_cmd;
 mod server;
@@ -123,6 +132,18 @@ enum Command {
         /// List trusted files and whether they changed since.
         #[arg(long, conflicts_with_all = ["file", "revoke"])]
         list: bool,
+    },
+    /// Show the kernel containment (Landlock) agents' allowed commands run under: what they may
+    /// read and write when run in DIR (default: here).
+    Contain {
+        /// Print the profile (paths and what each is granted).
+        #[arg(long, required_unless_present = "probe")]
+        print: bool,
+        /// Run the doctor's probe (in a directory holding `home/` and `work/`).
+        #[arg(long, hide = true)]
+        probe: bool,
+        /// The directory a command would run in.
+        dir: Option<PathBuf>,
     },
     /// Print recent decisions from the audit log (~/.safeshell/audit.jsonl).
     Audit {
@@ -283,6 +304,15 @@ pub(crate) enum RulesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the built-in rule packs, whether each is enabled here, and how many rules it has.
+    Packs {
+        /// Working directory whose rules to consider (default: the current one).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show, for each segment of a command, every rule considered and why it matched or not.
     Explain {
         /// Evaluate as run by an agent or a person.
@@ -356,6 +386,8 @@ fn main() -> ExitCode {
             Ok(0)
         })(),
         Command::Audit { lines, json } => daemon_cmd::audit(lines, json),
+        Command::Contain { probe: true, .. } => contain_cmd::probe(),
+        Command::Contain { dir, .. } => contain_cmd::print(dir),
         Command::Trust { file, revoke, list } => trust::run(file, revoke, list),
     };
     match result {

@@ -187,6 +187,23 @@ pub struct Daemon {
     shutdown: watch::Receiver<bool>,
     /// Debug builds only: a command that makes the handler panic, to test isolation.
     panic_trigger: Option<String>,
+    /// What clients need to contain agents' commands (the user's home and the state directory),
+    /// or `None` where the kernel has no Landlock (said once, in the log, at start).
+    containment: Option<(String, String)>,
+}
+
+/// The home and state directory sent with containment, if the kernel has Landlock.
+fn containment_base(state_dir: &Path) -> Option<(String, String)> {
+    match crate::contain::abi() {
+        Ok(_) => {
+            let home = std::env::var("HOME").ok().filter(|h| h.starts_with('/'))?;
+            Some((home, state_dir.display().to_string()))
+        }
+        Err(e) => {
+            dlog!("safeshell daemon: {e}; agents' commands run without kernel containment");
+            None
+        }
+    }
 }
 
 /// Runs the daemon in the foreground until SIGTERM or SIGINT.
@@ -533,6 +550,7 @@ async fn serve(state_dir: &Path, socket: &Path, max_connections: u32) -> Result<
         } else {
             None
         },
+        containment: containment_base(state_dir),
     });
     for e in errors {
         daemon.emit(EventKind::RulesError {
@@ -1636,6 +1654,7 @@ impl Daemon {
                         redirect: None,
                         segment: segment_text.clone(),
                         token: None,
+                        contain: None,
                     }),
                 )
                 .await?;
@@ -1703,6 +1722,26 @@ impl Daemon {
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let latency_us = start.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        // Kernel containment for an agent's command that runs (allowed, approved or redirected)
+        // from a shim or the wrapper: an approval approves that command, not access to secrets.
+        let config = self.config();
+        let contain = match &self.containment {
+            Some((home, state))
+                if matches!(action, Action::Allow | Action::Redirect)
+                    && detected.context == Context::Ai
+                    && matches!(req.surface, Surface::PathShim | Surface::ShellWrapper)
+                    && config.containment == crate::config::Containment::Agents =>
+            {
+                Some(proto::Containment {
+                    home: home.clone(),
+                    state_dir: state.clone(),
+                    writable: config.containment_writable.clone(),
+                    readable: config.containment_readable.clone(),
+                })
+            }
+            _ => None,
+        };
+        let contained = contain.is_some();
         let decision = Decision {
             action: to_wire(action),
             rule: rule.clone(),
@@ -1712,6 +1751,7 @@ impl Daemon {
             redirect: redirect.clone().map(CommandSpec::Shell),
             segment: segment_text,
             token,
+            contain,
         };
         // Audited before the client hears the answer: a decision is on disk before it acts.
         self.audit(json!({
@@ -1730,6 +1770,7 @@ impl Daemon {
                 .or_else(|| remembered.as_ref().map(|_| json!({"outcome": "remembered_for_session"}))),
             "bypass": bypass && detected.context == Context::Human,
             "token": covered,
+            "contained": contained,
             "latency_us": latency_us,
         }));
         write_msg(writer, &Response::Decision(decision)).await?;

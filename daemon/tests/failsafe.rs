@@ -50,7 +50,10 @@ fn config(h: &Harness, extra: &str) {
     };
     std::fs::write(
         h.state.join("config.toml"),
-        format!("{approvals}watch_interval_ms = 100\nextra_shims = [\"tool\"]\n{extra}"),
+        format!(
+            "{approvals}watch_interval_ms = 100\nextra_shims = [\"tool\"]\n{}{extra}",
+            h.markers_writable()
+        ),
     )
     .unwrap();
 }

@@ -266,7 +266,10 @@ fn an_agent_known_by_its_marker_cannot_approve_its_own_request() {
     // The harness's approval timeout is 3 s; give the attempts time.
     std::fs::write(
         h.state.join("config.toml"),
-        "approval_timeout_secs = 60\nwatch_interval_ms = 100\nextra_shims = [\"tool\"]\n",
+        format!(
+            "approval_timeout_secs = 60\nwatch_interval_ms = 100\nextra_shims = [\"tool\"]\n{}",
+            h.markers_writable()
+        ),
     )
     .unwrap();
     h.start_daemon();

@@ -56,6 +56,7 @@ fn decision() -> Response {
         redirect: None,
         segment: Some("git push origin main".to_owned()),
         token: None,
+        contain: None,
     })
 }
 

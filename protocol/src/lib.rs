@@ -23,9 +23,9 @@ pub mod socket;
 pub use frame::{FrameError, decode, encode, read_frame, read_message, write_frame};
 pub use messages::{
     Action, ApprovalMode, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest,
-    ClientKind, CommandSpec, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind,
-    HELLO_MAGIC, Hello, HelloReply, PendingApproval, Request, Response, StatusReport, Subscribe,
-    Surface, VersionMismatch, check_versions,
+    ClientKind, CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent,
+    Event, EventKind, HELLO_MAGIC, Hello, HelloReply, PendingApproval, Request, Response,
+    StatusReport, Subscribe, Surface, VersionMismatch, check_versions,
 };
 pub use socket::{socket_path, socket_path_from};
 
@@ -70,7 +70,7 @@ pub const AGENT_PROGRAMS: &[&str] = &[
 /// form of a message after the handshake: a new field, a reordered or removed enum
 /// variant, a changed type. The golden-bytes test in `tests/golden.rs` fails on
 /// such changes to remind you.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest frame payload, in bytes, that [`frame`] will write or read (1 MiB).
 ///

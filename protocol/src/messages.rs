@@ -298,6 +298,24 @@ pub struct Decision {
     /// A no-double-ask token the client passes along to later checks of the same
     /// command (see [`CheckRequest::token`]).
     pub token: Option<String>,
+    /// Run the allowed command under kernel containment (Landlock), with this profile: set for
+    /// an agent's allowed (or person-approved, or redirected) command from a shim or the
+    /// wrapper when `containment = "agents"` (protocol v3).
+    pub contain: Option<Containment>,
+}
+
+/// What a client needs to build the containment profile (see `shim/src/profile.rs`). The paths
+/// come from the daemon, never from the command's environment, which the agent controls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Containment {
+    /// The user's home directory (its secrets are protected; it is not writable).
+    pub home: String,
+    /// SafeShell's state directory (readable, never writable).
+    pub state_dir: String,
+    /// Extra writable paths (`containment_writable`; `~/` is the home).
+    pub writable: Vec<String>,
+    /// Extra readable paths, even among the protected secrets (`containment_readable`).
+    pub readable: Vec<String>,
 }
 
 /// A person's answer to a pending approval.

@@ -50,6 +50,7 @@ fn golden_deny() -> Response {
         redirect: None,
         segment: Some("git push".to_owned()),
         token: None,
+        contain: None,
     })
 }
 
@@ -107,9 +108,10 @@ fn check_argv() {
 #[test]
 fn decision_deny() {
     // Decision(0) Deny(1), rule Some("no-push"), reason "r", agent_message "m",
-    // approval_id None, redirect None, segment Some("git push"), token None.
+    // approval_id None, redirect None, segment Some("git push"), token None, contain None
+    // (protocol v3 added the last field).
     assert_frame(
         &golden_deny(),
-        "1c000000000101076e6f2d707573680172016d00000108676974207075736800",
+        "1d000000000101076e6f2d707573680172016d0000010867697420707573680000",
     );
 }

@@ -4,9 +4,9 @@ use std::io::Cursor;
 
 use safeshell_protocol::{
     Action, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind,
-    CommandSpec, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind, Hello,
-    HelloReply, PendingApproval, Request, Response, StatusReport, Subscribe, Surface, decode,
-    encode, read_frame, write_frame,
+    CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind,
+    Hello, HelloReply, PendingApproval, Request, Response, StatusReport, Subscribe, Surface,
+    decode, encode, read_frame, write_frame,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -199,6 +199,12 @@ fn all_responses() -> Vec<Response> {
                 .then(|| CommandSpec::Argv(strings(&["trash", "build"]))),
             segment: Some("rm -rf build".to_owned()),
             token: Some("tok".to_owned()),
+            contain: (action == Action::Allow).then(|| Containment {
+                home: "/home/u".to_owned(),
+                state_dir: "/home/u/.safeshell".to_owned(),
+                writable: strings(&["~/scratch"]),
+                readable: strings(&["~/.config/gh"]),
+            }),
         }));
     }
     responses.push(Response::Decision(Decision {
@@ -210,6 +216,7 @@ fn all_responses() -> Vec<Response> {
         redirect: Some(CommandSpec::Shell("git push --force-with-lease".to_owned())),
         segment: None,
         token: None,
+        contain: None,
     }));
     responses.push(Response::Resolved {
         approval_id: 17,

@@ -11,14 +11,18 @@
 
 mod agent;
 mod client;
+mod contain;
 mod hook;
 mod locate;
+#[allow(dead_code)] // `describe` and `Grant::name` serve the daemon's `contain --print`
+mod profile;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
+use std::sync::OnceLock;
 
 use safeshell_protocol::{Action, CheckRequest, CommandSpec, ContextHints, Decision, Surface};
 
@@ -161,7 +165,42 @@ fn decide(command: CommandSpec, surface: Surface) -> Verdict {
     verdict(decision)
 }
 
-fn verdict(d: Decision) -> Verdict {
+/// The kernel containment the daemon asked for (an agent's command), applied just before `execve`.
+static CONTAIN: OnceLock<safeshell_protocol::Containment> = OnceLock::new();
+
+/// Contains this process (and so the program it is about to become) as the daemon asked. Where
+/// the kernel has no Landlock the command runs uncontained, quietly (the daemon's log, `status`
+/// and `doctor` say so); a failure to enforce refuses the command.
+fn contain_before_exec() -> Result<(), ExitCode> {
+    let Some(c) = CONTAIN.get() else {
+        return Ok(());
+    };
+    let Ok(abi) = contain::abi() else {
+        return Ok(());
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
+    let p = profile::build(&profile::Inputs {
+        home: Path::new(&c.home),
+        state_dir: Path::new(&c.state_dir),
+        cwd: &cwd,
+        writable: &c.writable,
+        readable: &c.readable,
+    });
+    match contain::apply(&p, abi) {
+        Ok(()) | Err(contain::Error::Unavailable(_)) => Ok(()),
+        Err(e) => {
+            eprintln!("SafeShell: {e}. The command was not run.");
+            Err(ExitCode::from(EXIT_REFUSED))
+        }
+    }
+}
+
+fn verdict(mut d: Decision) -> Verdict {
+    if let Some(c) = d.contain.take()
+        && matches!(d.action, Action::Allow | Action::Redirect)
+    {
+        let _ = CONTAIN.set(c);
+    }
     match d.action {
         Action::Allow => {
             if !d.agent_message.is_empty() {
@@ -221,6 +260,9 @@ fn path_shim(name: &str, args: &[OsString]) -> ExitCode {
     cmd.arg0(&args[0]).args(&args[1..]);
     if let Some(t) = token {
         cmd.env("SAFESHELL_TOKEN", t);
+    }
+    if let Err(code) = contain_before_exec() {
+        return code;
     }
     let err = cmd.exec();
     eprintln!("safeshell-shim: cannot run {}: {err}", real.display());
@@ -288,6 +330,9 @@ fn shell_wrapper(args: &[OsString]) -> ExitCode {
     if let Some(t) = token {
         cmd.env("SAFESHELL_TOKEN", t);
     }
+    if let Err(code) = contain_before_exec() {
+        return code;
+    }
     let err = cmd.exec();
     eprintln!(
         "safeshell-shim: cannot run the real shell {}: {err}",
@@ -297,6 +342,9 @@ fn shell_wrapper(args: &[OsString]) -> ExitCode {
 }
 
 fn exec_shell_string(command: &str) -> ExitCode {
+    if let Err(code) = contain_before_exec() {
+        return code;
+    }
     let err = Command::new("/bin/sh").arg("-c").arg(command).exec();
     eprintln!("safeshell-shim: cannot run /bin/sh: {err}");
     ExitCode::from(EXIT_NOT_FOUND)

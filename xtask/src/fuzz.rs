@@ -277,8 +277,27 @@ fn rules_file_seeds(root: &Path) -> Result<Vec<Vec<u8>>> {
         .context("cannot read rules/src/builtin.toml")?;
     let docs =
         std::fs::read_to_string(root.join("docs/rules.md")).context("cannot read docs/rules.md")?;
-    let mut texts = vec![builtin.clone()];
-    texts.extend(split_rules(&builtin));
+    // The built-in rules, whole and one rule at a time: builtin.toml and, where the rules are
+    // kept in packs, every rules/src/packs/*.toml.
+    let mut files = vec![builtin];
+    if let Ok(entries) = std::fs::read_dir(root.join("rules/src/packs")) {
+        let mut packs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        packs.sort();
+        for p in packs {
+            files.push(
+                std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            );
+        }
+    }
+    let mut texts = Vec::new();
+    for f in &files {
+        texts.push(f.clone());
+        texts.extend(split_rules(f));
+    }
     texts.extend(toml_blocks(&docs));
     let mut seeds = Vec::new();
     for (i, text) in texts.iter().enumerate() {

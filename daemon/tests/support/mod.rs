@@ -76,7 +76,10 @@ impl Harness {
         std::fs::create_dir_all(&state).unwrap();
         std::fs::write(
             state.join("config.toml"),
-            "approval_timeout_secs = 3\nwatch_interval_ms = 100\nextra_shims = [\"tool\"]\n",
+            format!(
+                "approval_timeout_secs = 3\nwatch_interval_ms = 100\nextra_shims = [\"tool\"]\n{}",
+                markers_writable(tmp.path())
+            ),
         )
         .unwrap();
         std::fs::write(state.join("rules.toml"), global_rules).unwrap();
@@ -108,6 +111,12 @@ impl Harness {
             String::from_utf8_lossy(&out.stderr)
         );
         h
+    }
+
+    /// The config line that lets agents' contained commands write the markers directory (see
+    /// [`markers_writable`]), for tests that write their own `config.toml`.
+    pub fn markers_writable(&self) -> String {
+        markers_writable(self.tmp.path())
     }
 
     pub fn markers(&self) -> PathBuf {
@@ -294,6 +303,12 @@ impl Drop for Harness {
                 .status();
         }
     }
+}
+
+/// Agents' commands run contained (Landlock): the stand-in program's marker directory is outside
+/// the project, so the harness's config makes it writable with this line.
+pub fn markers_writable(tmp: &Path) -> String {
+    format!("containment_writable = [{:?}]\n", tmp.join("markers"))
 }
 
 pub fn write_executable(path: &Path, text: &str) {
