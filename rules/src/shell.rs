@@ -509,8 +509,8 @@ impl<'a> Parser<'a> {
     /// Parses one command (simple or compound); pipeline `upstream` feeds its standard input.
     fn parse_command(&mut self, upstream: Range<usize>) {
         // Keyword prefixes (`!`, `time`, `if`, `while`…) are skipped in a loop: a long run of them
-        // must not recurse.
-        loop {
+        // must not recurse. The keyword after them is kept for the match below.
+        let keyword = loop {
             self.skip_blanks();
             match self.peek_keyword() {
                 Some(k) if KEYWORD_PREFIXES.contains(&k) => {
@@ -527,9 +527,9 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                _ => break,
+                other => break other,
             }
-        }
+        };
         let first_new = self.out.len();
         match self.peek() {
             Some('(') if self.peek_at(1) == Some('(') => {
@@ -544,7 +544,7 @@ impl<'a> Parser<'a> {
                 self.parse_trailing_redirects(first_new);
             }
             _ => {
-                if let Some(kw) = self.peek_keyword() {
+                if let Some(kw) = keyword {
                     match kw {
                         "{" => {
                             self.pos += 1;
