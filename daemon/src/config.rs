@@ -12,7 +12,7 @@ pub const DEFAULT_AGENT_MARKERS: &[&str] = safeshell_protocol::AGENT_ENV_MARKERS
 pub const DEFAULT_AGENT_PROGRAMS: &[&str] = safeshell_protocol::AGENT_PROGRAMS;
 
 /// The settings file. Unknown keys are errors (with file and line).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// What clients do for a person when the daemon cannot be reached even after starting it:
@@ -20,7 +20,8 @@ pub struct Config {
     pub on_unavailable: FailMode,
     /// The same for an agent (the stricter of the two applies to agents): allow | deny.
     pub on_unavailable_ai: FailMode,
-    /// The real shell the `SHELL` wrapper runs.
+    /// The real shell the `SHELL` wrapper runs (an absolute path).
+    #[serde(deserialize_with = "absolute_path")]
     pub shell: String,
     /// Seconds an approval waits for a human before it is denied.
     pub approval_timeout_secs: u64,
@@ -69,7 +70,7 @@ pub enum Containment {
 }
 
 /// Where an agent hook sends an approval (read by the hook client itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HookApproval {
     /// Wait for a decision in `safeshell monitor`.
@@ -81,7 +82,7 @@ pub enum HookApproval {
 }
 
 /// The fail mode when the daemon is unreachable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailMode {
     /// Run the command, with a one-line warning on stderr.
@@ -134,25 +135,85 @@ impl Config {
         Config::parse(&text, &path.display().to_string())
     }
 
-    /// Parses config text; errors name the file, line and key.
+    /// Parses config text; errors read `name:line:column: message`.
     pub fn parse(text: &str, name: &str) -> Result<Config> {
         match toml::from_str::<Config>(text) {
-            Ok(c) => {
-                if c.shell.is_empty() || !c.shell.starts_with('/') {
-                    bail!(
-                        "{name}: `shell` must be an absolute path, got `{}`",
-                        c.shell
-                    );
-                }
-                Ok(c)
-            }
+            Ok(c) => Ok(c),
             Err(e) => {
-                let offset = e.span().map_or(0, |s| s.start);
-                let line = text[..offset.min(text.len())].matches('\n').count() + 1;
-                bail!("{name}:{line}: {}", e.message().trim())
+                let offset = e.span().map_or(0, |s| s.start).min(text.len());
+                let before = text.get(..offset).unwrap_or(text);
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                bail!("{name}:{line}:{column}: {}", e.message().trim())
             }
         }
     }
+}
+
+fn absolute_path<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if !s.starts_with('/') {
+        return Err(serde::de::Error::custom(format!(
+            "`shell` must be an absolute path, got `{s}`"
+        )));
+    }
+    Ok(s)
+}
+
+/// Settings the daemon applies the moment a reloaded `config.toml` changes them.
+pub const LIVE_SETTINGS: &[&str] = &[
+    "approval_timeout_secs",
+    "audit_max_bytes",
+    "audit_keep",
+    "session_approval_secs",
+    "token_ttl_secs",
+    "agent_env_markers",
+    "agent_programs",
+    "watch_interval_ms",
+    "containment",
+    "containment_writable",
+    "containment_readable",
+];
+
+/// The names of the settings whose values differ.
+pub fn changed_settings(old: &Config, new: &Config) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Vec::new();
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// What a reload changed, for the daemon's log: which settings apply now and which take
+/// effect elsewhere (clients read theirs at each start; shims are made by `safeshell refresh`).
+pub fn describe_changes(changed: &[String]) -> String {
+    if changed.is_empty() {
+        return ": no setting changed".into();
+    }
+    let (live, other): (Vec<&String>, Vec<&String>) = changed
+        .iter()
+        .partition(|c| LIVE_SETTINGS.contains(&c.as_str()));
+    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let mut out = String::new();
+    if !live.is_empty() {
+        out.push_str(&format!("; applied now: {}", join(&live)));
+    }
+    let (shims, clients): (Vec<&String>, Vec<&String>) =
+        other.into_iter().partition(|c| *c == "extra_shims");
+    if !clients.is_empty() {
+        out.push_str(&format!(
+            "; read by shims, the SHELL wrapper and hooks at their next start: {}",
+            join(&clients)
+        ));
+    }
+    if !shims.is_empty() {
+        out.push_str("; extra_shims changed: run `safeshell refresh` to make the shims");
+    }
+    out
 }
 
 /// The config file `safeshell init` writes: every setting, commented, with its default.
@@ -272,7 +333,56 @@ mod tests {
         let err = Config::parse("shell = \"/bin/bash\"\nshel = 1\n", "cfg.toml")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("cfg.toml:2:"), "{err}");
+        assert!(err.starts_with("cfg.toml:2:1: "), "{err}");
         assert!(err.contains("shel"), "{err}");
+    }
+
+    #[test]
+    fn changes_are_named_and_sorted_into_live_and_client_settings() {
+        let old = Config::default();
+        let mut new = Config::default();
+        new.audit_max_bytes = 1;
+        new.on_unavailable = FailMode::Deny;
+        new.extra_shims = vec!["x".into()];
+        let mut changed = changed_settings(&old, &new);
+        changed.sort();
+        assert_eq!(
+            changed,
+            ["audit_max_bytes", "extra_shims", "on_unavailable"]
+        );
+        let text = describe_changes(&changed);
+        assert!(text.contains("applied now: audit_max_bytes"), "{text}");
+        assert!(text.contains("next start: on_unavailable"), "{text}");
+        assert!(text.contains("safeshell refresh"), "{text}");
+        assert_eq!(describe_changes(&[]), ": no setting changed");
+        // Every live setting is a real one.
+        let all = changed_settings(
+            &old,
+            &Config {
+                watch_interval_ms: 1,
+                ..old.clone()
+            },
+        );
+        assert_eq!(all, ["watch_interval_ms"]);
+        let names = serde_json::to_value(&old).unwrap();
+        for s in LIVE_SETTINGS {
+            assert!(names.get(s).is_some(), "{s}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_column() {
+        let err = Config::parse(
+            "audit_keep = 3\n  approval_timeout_secs = \"x\"\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("c.toml:2:27: "), "{err}");
+        let err = Config::parse("shell = \"bash\"\n", "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("c.toml:1:9: "), "{err}");
+        assert!(err.contains("absolute path"), "{err}");
     }
 }

@@ -121,26 +121,92 @@ pub fn stop() -> Result<u8> {
     bail!("the daemon (pid {pid}) did not stop within 5s")
 }
 
+/// Why the daemon cannot be asked, in words, and the command that fixes it.
+pub struct Unreachable {
+    /// `not_running`, `socket_gone` or `hung` (for `--json`).
+    pub state: &'static str,
+    /// What was found.
+    pub detail: String,
+    /// The command that fixes it.
+    pub fix: String,
+}
+
+/// The pid in the pid file, if that process is alive and is a `safeshell`.
+pub fn daemon_pid(state: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(state.join(server::PID_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    comm.trim().starts_with("safeshell").then_some(pid)
+}
+
+/// Tells a daemon that is not running from one whose socket is gone and one that is hung.
+pub fn unreachable(state: &Path, socket: &Path, error: &anyhow::Error) -> Unreachable {
+    let pid = daemon_pid(state);
+    let socket_exists = std::fs::symlink_metadata(socket).is_ok();
+    match pid {
+        Some(pid) if crate::client::is_timeout(error) => Unreachable {
+            state: "hung",
+            detail: format!(
+                "the daemon (pid {pid}) does not answer on {} ({error:#})",
+                socket.display()
+            ),
+            fix: format!("kill -9 {pid}; safeshell daemon start"),
+        },
+        Some(pid) if !socket_exists => Unreachable {
+            state: "socket_gone",
+            detail: format!(
+                "the daemon (pid {pid}) is running but its socket {} is gone (it makes a new one within a second; if it does not, it cannot)",
+                socket.display()
+            ),
+            fix: "safeshell daemon restart".into(),
+        },
+        _ if crate::client::is_timeout(error) => Unreachable {
+            state: "hung",
+            detail: format!(
+                "something listens on {} but does not answer ({error:#})",
+                socket.display()
+            ),
+            fix: format!(
+                "stop the process that listens on {} (e.g. `fuser -k {}`), then safeshell daemon start",
+                socket.display(),
+                socket.display()
+            ),
+        },
+        _ => Unreachable {
+            state: "not_running",
+            detail: format!("not running ({error:#})"),
+            fix: "safeshell daemon start".into(),
+        },
+    }
+}
+
 pub fn status(json: bool) -> Result<u8> {
-    let (_, socket) = locations()?;
-    let mut client = match Client::connect(&socket, ClientKind::Cli) {
-        Ok(c) => c,
+    let (state, socket) = locations()?;
+    let answer =
+        Client::connect(&socket, ClientKind::Cli).and_then(|mut c| c.call(&Request::Status));
+    let s = match answer {
+        Ok(Response::Status(s)) => s,
+        Ok(_) => bail!("unexpected answer to a status request"),
         Err(e) => {
+            let u = unreachable(&state, &socket, &e);
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"running": false, "socket": socket})
+                    serde_json::json!({"running": u.state != "not_running", "state": u.state,
+                        "detail": u.detail, "fix": u.fix, "socket": socket})
                 );
-            } else {
+            } else if u.state == "not_running" {
                 println!(
                     "SafeShell daemon is not running ({e:#})\nStart it with `safeshell daemon start`."
                 );
+            } else {
+                println!("SafeShell daemon: {}\nFix: {}", u.detail, u.fix);
             }
             return Ok(1);
         }
-    };
-    let Response::Status(s) = client.call(&Request::Status)? else {
-        bail!("unexpected answer to a status request")
     };
     if json {
         println!(
@@ -151,6 +217,7 @@ pub fn status(json: bool) -> Result<u8> {
                 "connections": s.connections, "decisions": {"allow": s.decisions_allow, "deny": s.decisions_deny,
                 "require_approval": s.decisions_approval, "redirect": s.decisions_redirect},
                 "pending_approvals": s.pending_approvals, "events_dropped": s.events_dropped, "socket": socket,
+                "problems": s.problems.iter().map(|p| serde_json::json!({"kind": p.kind.as_str(), "message": p.message})).collect::<Vec<_>>(),
             })
         );
         return Ok(0);
@@ -169,6 +236,9 @@ pub fn status(json: bool) -> Result<u8> {
     );
     for e in &s.rule_errors {
         println!("RULE ERROR:  {e}");
+    }
+    for p in &s.problems {
+        println!("PROBLEM:     {}: {}", p.kind.as_str(), p.message);
     }
     println!("connections: {}", s.connections.saturating_sub(1));
     println!(
@@ -270,9 +340,10 @@ pub fn resolve(id: u64, verdict: ApprovalVerdict, reason: Option<String>) -> Res
 pub fn audit(lines: usize, json: bool) -> Result<u8> {
     let (state, _) = locations()?;
     let path = state.join(crate::audit::AUDIT_FILE);
-    let records = crate::audit::read_records(&path)
+    // The rotated files too (audit.jsonl.1, .2, …), oldest first, as far back as `lines` reach.
+    let records = crate::audit::read_recent(&path, lines)
         .with_context(|| format!("no audit log yet at {}", path.display()))?;
-    for r in &records[records.len().saturating_sub(lines)..] {
+    for r in &records {
         if json {
             println!("{r}");
             continue;

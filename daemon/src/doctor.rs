@@ -7,13 +7,15 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use safeshell_protocol::{ClientKind, Request, Response};
+use safeshell_protocol::{ClientKind, ProblemKind, Request, Response};
 use serde_json::{Value, json};
 
 use crate::client::Client;
-use crate::{daemon_cmd, hooks, init, paths};
+use crate::config::Config;
+use crate::{daemon_cmd, hooks, init, paths, server};
 
 /// One check's result.
 #[derive(Debug, Clone)]
@@ -87,54 +89,150 @@ pub fn hook_denied(agent: &str, stdout: &str, status: Option<i32>) -> bool {
     }
 }
 
+/// How long doctor waits for a running daemon to make a new socket or audit log by itself.
+const SELF_REPAIR_WAIT: Duration = Duration::from_secs(2);
+
+fn status_of(socket: &Path) -> Result<Response> {
+    Client::connect(socket, ClientKind::Cli).and_then(|mut c| c.call(&Request::Status))
+}
+
+/// The daemon: reachable, same version, and its own problems (log, audit log), each with a fix.
+fn daemon_checks(state: &Path, socket: &Path, out: &mut Vec<Check>) {
+    let mut answer = status_of(socket);
+    // A daemon whose socket was deleted makes a new one within a second: give it the chance.
+    if answer.is_err() && daemon_cmd::daemon_pid(state).is_some() {
+        let deadline = Instant::now() + SELF_REPAIR_WAIT;
+        while answer.is_err()
+            && Instant::now() < deadline
+            && std::fs::symlink_metadata(socket).is_err()
+        {
+            std::thread::sleep(Duration::from_millis(100));
+            answer = status_of(socket);
+        }
+    }
+    let s = match answer {
+        Ok(Response::Status(s)) => s,
+        Ok(_) => {
+            out.push(Check::bad(
+                "daemon",
+                "unexpected answer to a status request",
+                "safeshell daemon restart",
+            ));
+            return;
+        }
+        Err(e) if format!("{e:#}").contains("version mismatch") => {
+            out.push(Check::bad(
+                "daemon",
+                format!("not reachable: {e:#}"),
+                "safeshell daemon restart",
+            ));
+            return;
+        }
+        Err(e) => {
+            let u = daemon_cmd::unreachable(state, socket, &e);
+            out.push(Check::bad("daemon", u.detail, u.fix));
+            return;
+        }
+    };
+    if s.version == env!("CARGO_PKG_VERSION") {
+        out.push(Check::ok(
+            "daemon",
+            format!(
+                "running (pid {}), same version {} and protocol v{}",
+                s.pid,
+                s.version,
+                safeshell_protocol::PROTOCOL_VERSION
+            ),
+        ));
+    } else {
+        out.push(Check::bad(
+            "daemon",
+            format!(
+                "running version {}, this command is {}",
+                s.version,
+                env!("CARGO_PKG_VERSION")
+            ),
+            "safeshell daemon restart",
+        ));
+    }
+    let audit = state.join(crate::audit::AUDIT_FILE);
+    let log = state.join(daemon_cmd::LOG_FILE);
+    let mut audit_reported = false;
+    for p in &s.problems {
+        let (name, fix) = match p.kind {
+            // The config check below reads the file itself.
+            ProblemKind::Config => continue,
+            ProblemKind::Log => (
+                "daemon log",
+                format!(
+                    "free space on the disk that holds {} (or make it writable); the daemon logs again by itself",
+                    log.display()
+                ),
+            ),
+            ProblemKind::Audit => {
+                audit_reported = true;
+                (
+                    "audit log",
+                    format!(
+                        "free space on the disk that holds {} and make it a writable file; the daemon retries at each decision",
+                        audit.display()
+                    ),
+                )
+            }
+            ProblemKind::Socket => ("socket", "safeshell daemon restart".to_owned()),
+        };
+        out.push(Check::bad(name, p.message.clone(), fix));
+    }
+    if !audit_reported {
+        // A running daemon makes a new audit log within a second of the old one's deletion.
+        let deadline = Instant::now() + SELF_REPAIR_WAIT;
+        while !audit.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if audit.exists() {
+            out.push(Check::ok(
+                "audit log",
+                format!("{} is written", audit.display()),
+            ));
+        } else {
+            out.push(Check::bad(
+                "audit log",
+                format!(
+                    "{} is missing (deleted?) and the daemon did not make a new one",
+                    audit.display()
+                ),
+                "safeshell daemon restart",
+            ));
+        }
+    }
+}
+
 /// Runs every check.
 pub fn checks(cwd: &Path) -> Vec<Check> {
     let mut out = Vec::new();
-    // The daemon, and the protocol version it speaks.
+    // The daemon, and the protocol version it speaks; then its own problems.
     match daemon_cmd::locations() {
         Err(e) => out.push(Check::bad(
             "daemon",
             format!("{e:#}"),
             "export HOME=… (or SAFESHELL_SOCKET)",
         )),
-        Ok((_, socket)) => match Client::connect(&socket, ClientKind::Cli)
-            .and_then(|mut c| c.call(&Request::Status))
-        {
-            Ok(Response::Status(s)) if s.version == env!("CARGO_PKG_VERSION") => {
-                out.push(Check::ok(
-                    "daemon",
-                    format!(
-                        "running (pid {}), same version {} and protocol v{}",
-                        s.pid,
-                        s.version,
-                        safeshell_protocol::PROTOCOL_VERSION
-                    ),
-                ));
-            }
-            Ok(Response::Status(s)) => out.push(Check::bad(
-                "daemon",
+        Ok((state, socket)) => daemon_checks(&state, &socket, &mut out),
+    }
+    // The settings file, read as the daemon reads it.
+    if let Some(state) = paths::safeshell_home() {
+        let path = state.join(server::CONFIG_FILE);
+        match Config::load(&path) {
+            Ok(_) => out.push(Check::ok("config", format!("{} loads", path.display()))),
+            Err(e) => out.push(Check::bad(
+                "config",
+                format!("{e:#}; the daemon serves its last good (or the default) settings"),
                 format!(
-                    "running version {}, this command is {}",
-                    s.version,
-                    env!("CARGO_PKG_VERSION")
+                    "fix {} at the line and column above; the daemon reloads it by itself",
+                    path.display()
                 ),
-                "safeshell daemon restart",
             )),
-            Ok(_) => out.push(Check::bad(
-                "daemon",
-                "unexpected answer to a status request",
-                "safeshell daemon restart",
-            )),
-            Err(e) => {
-                let text = format!("{e:#}");
-                let fix = if text.contains("version mismatch") {
-                    "safeshell daemon restart"
-                } else {
-                    "safeshell daemon start"
-                };
-                out.push(Check::bad("daemon", format!("not reachable: {text}"), fix));
-            }
-        },
+        }
     }
     // Rules.
     match paths::sources_for(cwd).map(|s| safeshell_rules::RuleSet::load(&s)) {

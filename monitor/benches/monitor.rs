@@ -95,6 +95,7 @@ fn status() -> StatusReport {
         decisions_redirect: 0,
         pending_approvals: 1,
         events_dropped: 0,
+        problems: vec![],
     }
 }
 

@@ -411,6 +411,18 @@ impl State {
                 ));
             }
         }
+        if let Some((s, _)) = &self.status {
+            for p in &s.problems {
+                out.push((
+                    NoteLevel::Error,
+                    format!(
+                        "⚠ daemon {} problem: {}; decisions go on",
+                        p.kind.as_str(),
+                        first_line(&sanitize(&p.message))
+                    ),
+                ));
+            }
+        }
         let errors = self.rule_errors();
         if let Some(first) = errors.first() {
             let more = if errors.len() > 1 {
@@ -577,6 +589,7 @@ impl State {
                 let changed = self.status.as_ref().is_none_or(|(old, _)| {
                     old.rule_count != status.rule_count
                         || old.rule_errors != status.rule_errors
+                        || old.problems != status.problems
                         || old.version != status.version
                         || old.uptime_ms / 60_000 != status.uptime_ms / 60_000
                 });
@@ -745,6 +758,31 @@ impl State {
                 e.reason = sanitized_box(&message);
                 self.log.push(e);
                 self.rule_error_event = Some((time_ms, file, message));
+            }
+            EventKind::Problem(problem) => {
+                let mut e = LogEntry::note(
+                    NoteLevel::Error,
+                    time_ms,
+                    self.instance,
+                    &format!(
+                        "daemon problem ({}): {}",
+                        problem.kind.as_str(),
+                        first_line(&problem.message)
+                    ),
+                );
+                e.seq = seq;
+                e.reason = sanitized_box(&problem.message);
+                self.log.push(e);
+            }
+            EventKind::ProblemSolved { kind, message } => {
+                let mut e = LogEntry::note(
+                    NoteLevel::Info,
+                    time_ms,
+                    self.instance,
+                    &format!("solved ({}): {}", kind.as_str(), first_line(&message)),
+                );
+                e.seq = seq;
+                self.log.push(e);
             }
             EventKind::Dropped { count } => {
                 let mut e = LogEntry::note(

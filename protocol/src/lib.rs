@@ -24,8 +24,8 @@ pub use frame::{FrameError, decode, encode, read_frame, read_message, write_fram
 pub use messages::{
     Action, ApprovalMode, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest,
     ClientKind, CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent,
-    Event, EventKind, HELLO_MAGIC, Hello, HelloReply, PendingApproval, Request, Response,
-    StatusReport, Subscribe, Surface, VersionMismatch, check_versions,
+    Event, EventKind, HELLO_MAGIC, Hello, HelloReply, PendingApproval, Problem, ProblemKind,
+    Request, Response, StatusReport, Subscribe, Surface, VersionMismatch, check_versions,
 };
 pub use socket::{socket_path, socket_path_from};
 

@@ -412,6 +412,50 @@ pub enum EventKind {
         /// The number of events skipped.
         count: u64,
     },
+    /// Something the daemon could not do, or had to repair; it goes on deciding (protocol v3).
+    Problem(Problem),
+    /// A problem reported earlier is over (protocol v3).
+    ProblemSolved {
+        /// Which kind of problem.
+        kind: ProblemKind,
+        /// What changed, in words.
+        message: String,
+    },
+}
+
+/// What a [`Problem`] concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ProblemKind {
+    /// `config.toml` has an error; the daemon serves its last good (or the default) settings.
+    Config,
+    /// The daemon cannot write its log (stderr): a full disk, typically.
+    Log,
+    /// The daemon cannot write, or had to reopen, its audit log.
+    Audit,
+    /// The daemon's socket was deleted or replaced.
+    Socket,
+}
+
+impl ProblemKind {
+    /// A short lowercase name: `config`, `log`, `audit`, `socket`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Log => "log",
+            Self::Audit => "audit",
+            Self::Socket => "socket",
+        }
+    }
+}
+
+/// A problem of the daemon's own that does not stop decisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// What it concerns.
+    pub kind: ProblemKind,
+    /// What is wrong, in words (for a config error: `file:line:column: message`).
+    pub message: String,
 }
 
 /// A summary of one decision, for the event stream.
@@ -502,6 +546,9 @@ pub struct StatusReport {
     pub pending_approvals: u32,
     /// How many events were dropped for slow subscribers since start.
     pub events_dropped: u64,
+    /// The daemon's own problems now (a config error, a log it cannot write, …); it goes on
+    /// deciding through them (protocol v3).
+    pub problems: Vec<Problem>,
 }
 
 /// A message from a client to the daemon, after the handshake.

@@ -5,8 +5,8 @@ use std::io::Cursor;
 use safeshell_protocol::{
     Action, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind,
     CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind,
-    Hello, HelloReply, PendingApproval, Request, Response, StatusReport, Subscribe, Surface,
-    decode, encode, read_frame, write_frame,
+    Hello, HelloReply, PendingApproval, Problem, ProblemKind, Request, Response, StatusReport,
+    Subscribe, Surface, decode, encode, read_frame, write_frame,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -134,6 +134,14 @@ fn all_event_kinds() -> Vec<EventKind> {
             message: "line 3: unknown action \"nope\"".to_owned(),
         },
         EventKind::Dropped { count: 12 },
+        EventKind::Problem(Problem {
+            kind: ProblemKind::Config,
+            message: "config.toml:3:1: unknown field `shel`".to_owned(),
+        }),
+        EventKind::ProblemSolved {
+            kind: ProblemKind::Log,
+            message: "the log is writable again".to_owned(),
+        },
     ]
 }
 
@@ -249,6 +257,10 @@ fn all_responses() -> Vec<Response> {
         decisions_redirect: 2,
         pending_approvals: 1,
         events_dropped: 0,
+        problems: vec![Problem {
+            kind: ProblemKind::Audit,
+            message: "cannot write the audit log: No space left on device".to_owned(),
+        }],
     }));
     responses.push(Response::Pong);
     responses.push(Response::Pending(vec![pending(), pending()]));

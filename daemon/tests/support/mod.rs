@@ -15,6 +15,8 @@ pub struct Harness {
     pub bin: PathBuf,
     pub work: PathBuf,
     daemon: Option<Child>,
+    /// Extra environment for every command (e.g. `SAFESHELL_SOCKET`); see [`Harness::set_env`].
+    env: Vec<(String, String)>,
 }
 
 pub fn safeshell_exe() -> PathBuf {
@@ -103,6 +105,7 @@ impl Harness {
             bin,
             work,
             daemon: None,
+            env: Vec::new(),
         };
         let out = h.safeshell(&["init"]);
         assert!(
@@ -151,9 +154,17 @@ impl Harness {
             .env("PATH", self.path_var())
             .env("TOOL_MARKERS", self.markers())
             .env("SAFESHELL_NO_AUTOSTART", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.work)
             .stdin(Stdio::null());
         c
+    }
+
+    /// Sets an environment variable for every command from now on, the daemon's included.
+    pub fn set_env(&mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) {
+        let value = value.as_ref().to_string_lossy().into_owned();
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_owned(), value));
     }
 
     pub fn safeshell(&self, args: &[&str]) -> Output {
@@ -205,8 +216,9 @@ impl Harness {
     }
 
     /// Starts the daemon after running `setup` in the `sh` that then becomes it (e.g. `ulimit`).
+    /// `/bin/sh` by its path: a shim named `sh` would ask the daemon that is not running yet.
     pub fn start_daemon_after(&mut self, setup: &str) {
-        let mut command = self.command("sh");
+        let mut command = self.command("/bin/sh");
         command
             .arg("-c")
             .arg(format!("{setup}; exec \"$0\" daemon run"))

@@ -33,6 +33,7 @@ pub fn status(pid: u32) -> StatusReport {
         decisions_redirect: 0,
         pending_approvals: 0,
         events_dropped: 0,
+        problems: vec![],
     }
 }
 
