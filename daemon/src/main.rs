@@ -66,7 +66,9 @@ enum Command {
     ///
     /// Exit status: 0 allow, 1 deny, 2 require approval, 3 redirect; 64 usage error, 78 rule-file error.
     /// With --batch, reads one command per line from stdin, prints one result per line in order,
-    /// and exits 0 once every line was decided.
+    /// and exits 0 once every line was decided, or 70 when a line could not be read (not UTF-8:
+    /// reported with its number; the lines after it are still decided). Commands over 64 KiB or
+    /// nested deeper than 64 levels are not parsed: they need approval when an agent runs them.
     Check(CheckArgs),
     /// Validate, list and explain rules.
     #[command(subcommand)]
