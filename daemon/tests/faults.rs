@@ -36,9 +36,8 @@ when = { positional = ["forbidden"] }
 "#;
 
 /// Added to the harness's settings: shims refuse (not allow) when the daemon cannot be reached,
-/// so a command that runs was decided by the daemon; and agents' allowed commands run without
-/// kernel containment, so they may write the test's markers.
-const DENY_UNAVAILABLE: &str = "on_unavailable = \"deny\"\ncontainment = \"off\"\n";
+/// so a command that runs was decided by the daemon.
+const DENY_UNAVAILABLE: &str = "on_unavailable = \"deny\"\n";
 
 /// Generous: these tests run beside others on a loaded two-core machine.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -48,18 +47,20 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn installation() -> Harness {
     let h = Harness::without_daemon(RULES);
+    // The harness's own settings, kept for `config` (tests rewrite config.toml).
+    std::fs::copy(h.state.join("config.toml"), harness_config(&h)).unwrap();
     std::fs::write(h.state.join("config.toml"), config(&h)).unwrap();
     h
 }
 
+fn harness_config(h: &Harness) -> PathBuf {
+    h.tmp.path().join("harness-config.toml")
+}
+
 /// The settings [`installation`] writes: the harness's own and [`DENY_UNAVAILABLE`].
 fn config(h: &Harness) -> String {
-    static BASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BASE.get_or_init(|| {
-        let harness = std::fs::read_to_string(h.state.join("config.toml")).unwrap();
-        format!("{harness}{DENY_UNAVAILABLE}")
-    })
-    .clone()
+    let harness = std::fs::read_to_string(harness_config(h)).unwrap();
+    format!("{harness}{DENY_UNAVAILABLE}")
 }
 
 /// Polls `check` until it holds, failing the test with the daemon's log at the deadline.
@@ -461,6 +462,8 @@ fn announced_large_frames_cost_the_daemon_no_memory() {
         .collect();
     // Only the status request's own connection stays.
     eventually(&h, "the oversized hellos are refused", || {
+        let grown = peak_rss_kb(pid).saturating_sub(before);
+        assert!(grown < BOUND_KB, "peak RSS grew by {grown} kB");
         open_connections(&h) <= 1
     });
     let grown = peak_rss_kb(pid).saturating_sub(before);
@@ -474,6 +477,8 @@ fn announced_large_frames_cost_the_daemon_no_memory() {
         .map(|_| Holder::spawn(&h.socket(), "hello-big", 60))
         .collect();
     eventually(&h, "the daemon holds the 300 connections", || {
+        let grown = peak_rss_kb(pid).saturating_sub(before);
+        assert!(grown < BOUND_KB, "peak RSS grew by {grown} kB");
         let n = open_connections(&h);
         (301..u64::MAX).contains(&n)
     });
@@ -569,7 +574,7 @@ fn a_config_typo_never_stops_the_daemon_and_a_fix_reloads() {
         "{check:#}"
     );
     // Protection is on: the rules are enforced. (A person's command: with the default settings
-    // an agent's allowed commands run contained, and may not write the test's markers.)
+    // an agent's allowed commands run contained, and the harness's markers are not writable.)
     assert_denied_by_rule(&h, "typo");
     assert_forbidden_by_rule(&h, "typo-forbidden");
     assert!(allowed_runs_for_a_person(&h, "typo-ok"));
