@@ -1,4 +1,4 @@
-//! `safeshell rules validate | list | explain`.
+//! `safeshell rules validate | list | packs | explain`.
 
 use std::path::Path;
 
@@ -14,6 +14,7 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
     match cmd {
         RulesCommand::Validate { file, kind, cwd } => validate(file.as_deref(), kind, cwd),
         RulesCommand::List { cwd, json } => list(&resolve_cwd(cwd)?, json),
+        RulesCommand::Packs { cwd, json } => packs(&resolve_cwd(cwd)?, json),
         RulesCommand::Explain {
             context,
             cwd,
@@ -83,7 +84,10 @@ fn validate(
                 let n = set
                     .rules()
                     .iter()
-                    .filter(|r| r.origin.file == s.name)
+                    .filter(|r| {
+                        r.origin.file == s.name
+                            || (s.kind == SourceKind::Builtin && r.pack.is_some())
+                    })
                     .count();
                 println!("ok  {} ({}, {n} rules)", s.name, s.kind.as_str());
             }
@@ -132,6 +136,7 @@ fn list(cwd: &Path, as_json: bool) -> Result<u8> {
                     "context": r.context.as_str(),
                     "commands": r.commands,
                     "source": r.origin.kind.as_str(),
+                    "pack": r.pack,
                     "file": r.origin.file,
                     "line": r.origin.line,
                     "overridden_at": r.origin.overridden_at,
@@ -144,14 +149,14 @@ fn list(cwd: &Path, as_json: bool) -> Result<u8> {
         return Ok(0);
     }
     println!(
-        "{:<30} {:<17} {:<6} {:<8} COMMANDS",
-        "RULE", "ACTION", "FOR", "SOURCE"
+        "{:<30} {:<17} {:<6} {:<14} COMMANDS",
+        "RULE", "ACTION", "FOR", "PACK/SOURCE"
     );
     for r in rules.rules() {
-        let mut source = r.origin.kind.as_str().to_owned();
-        if r.origin.kind != SourceKind::Builtin {
-            source = format!("{}:{}", r.origin.file, r.origin.line);
-        }
+        let source = match r.pack {
+            Some(pack) => pack.to_owned(),
+            None => format!("{}:{}", r.origin.file, r.origin.line),
+        };
         let mut action = r.action.as_str().to_owned();
         if r.disabled {
             action = "disabled".into();
@@ -167,7 +172,7 @@ fn list(cwd: &Path, as_json: bool) -> Result<u8> {
             commands
         };
         print!(
-            "{:<30} {:<17} {:<6} {:<8} {commands}",
+            "{:<30} {:<17} {:<6} {:<14} {commands}",
             r.name,
             action,
             r.context.as_str(),
@@ -182,6 +187,43 @@ fn list(cwd: &Path, as_json: bool) -> Result<u8> {
         "\n{} active rules from: {}",
         rules.active_count(),
         rules.sources().join(", ")
+    );
+    Ok(0)
+}
+
+fn packs(cwd: &Path, as_json: bool) -> Result<u8> {
+    let rules = load_rules(cwd)?;
+    let packs = rules.packs();
+    if as_json {
+        let list: Vec<_> = packs
+            .iter()
+            .map(|(p, enabled, count)| {
+                json!({
+                    "name": p.name,
+                    "enabled": enabled,
+                    "can_disable": p.can_disable,
+                    "rules": count,
+                    "description": p.description,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    println!("{:<16} {:<9} {:>5}  COVERS", "PACK", "STATE", "RULES");
+    for (p, enabled, count) in &packs {
+        let state = match (enabled, p.can_disable) {
+            (true, false) => "always",
+            (true, true) => "enabled",
+            (false, _) => "disabled",
+        };
+        println!(
+            "{:<16} {:<9} {:>5}  {}",
+            p.name, state, count, p.description
+        );
+    }
+    println!(
+        "\nDisable a pack in ~/.safeshell/rules.toml with `[packs] disable = [\"databases\"]`."
     );
     Ok(0)
 }

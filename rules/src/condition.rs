@@ -19,6 +19,8 @@ pub struct SegmentView<'s> {
     /// Whether the segment could name a path of some named set (`@safeshell`…), computed once
     /// for every rule that asks.
     could_name_a_set: std::cell::OnceCell<bool>,
+    /// The subcommand words, computed once for every rule that asks.
+    subcommand: std::cell::OnceCell<Vec<&'s str>>,
 }
 
 /// An argument resolved as a path: absolute, and with the home directory written as `~`.
@@ -49,6 +51,7 @@ impl<'s> SegmentView<'s> {
             home,
             forms: std::cell::OnceCell::new(),
             could_name_a_set: std::cell::OnceCell::new(),
+            subcommand: std::cell::OnceCell::new(),
         }
     }
 
@@ -120,8 +123,14 @@ impl<'s> SegmentView<'s> {
             .map(String::as_str)
     }
 
-    /// Positional words after the program's global options (`git -C x push` gives `push`…).
-    fn subcommand_words(&self) -> Vec<&'s str> {
+    /// Positional words after the program's global options (`git -C x push` gives `push`…),
+    /// computed on first use.
+    fn subcommand_words(&self) -> &[&'s str] {
+        self.subcommand
+            .get_or_init(|| self.compute_subcommand_words())
+    }
+
+    fn compute_subcommand_words(&self) -> Vec<&'s str> {
         let value_options = global_value_options(&self.seg.program);
         let mut out = Vec::new();
         let mut i = 0;
@@ -174,6 +183,46 @@ fn global_value_options(program: &str) -> &'static [&'static str] {
             "--server",
         ],
         "gh" => &["-R", "--repo", "--hostname"],
+        "helm" => &[
+            "-n",
+            "--namespace",
+            "--kube-context",
+            "--kubeconfig",
+            "--registry-config",
+            "--repository-config",
+        ],
+        "aws" => &[
+            "--region",
+            "--profile",
+            "--output",
+            "--endpoint-url",
+            "--query",
+            "--cli-read-timeout",
+            "--cli-connect-timeout",
+            "--color",
+            "--ca-bundle",
+        ],
+        "gcloud" => &[
+            "--project",
+            "--account",
+            "--configuration",
+            "--format",
+            "--verbosity",
+            "--impersonate-service-account",
+            "--billing-project",
+        ],
+        "pulumi" => &["-C", "--cwd", "-s", "--stack"],
+        "systemctl" => &[
+            "-H",
+            "--host",
+            "-M",
+            "--machine",
+            "-t",
+            "--type",
+            "--state",
+            "-p",
+            "--property",
+        ],
         "az" => &[
             "--subscription",
             "-g",
@@ -689,6 +738,7 @@ pub struct Conditions {
     pub(crate) flags: Vec<FlagSpec>,
     pub(crate) args: GlobList,
     pub(crate) positional: GlobList,
+    pub(crate) all_positional: GlobList,
     pub(crate) last_positional: GlobList,
     pub(crate) last_path_under: Vec<PathPattern>,
     pub(crate) paths_under: Vec<PathPattern>,
@@ -793,11 +843,6 @@ impl Conditions {
         {
             return Err("stdin_is_code");
         }
-        if let Some(re) = &self.regex
-            && !re.is_match(&view.text)
-        {
-            return Err("regex");
-        }
         if !self.contains.is_empty()
             && !self.contains.iter().any(|c| view.text.contains(c.as_str()))
         {
@@ -814,11 +859,18 @@ impl Conditions {
         if !self.subcommand.is_empty() {
             let words = view.subcommand_words();
             let ok = self.subcommand.iter().any(|want| {
-                want.len() <= words.len() && want.iter().zip(&words).all(|(a, b)| a == b)
+                want.len() <= words.len() && want.iter().zip(words).all(|(a, b)| a == b)
             });
             if !ok {
                 return Err("subcommand");
             }
+        }
+        // Regexes last among the text tests: the cheaper word tests rule most candidates out
+        // first, and a regex is compiled on its first use.
+        if let Some(re) = &self.regex
+            && !re.is_match(&view.text)
+        {
+            return Err("regex");
         }
         for spec in &self.flags {
             if !view.flag_args().any(|f| spec.matches(f)) {
@@ -858,6 +910,16 @@ impl Conditions {
                 .any(|(i, a)| view.glob_arg(&self.positional, i, a))
         {
             return Err("positional");
+        }
+        if !self.all_positional.is_empty() {
+            let mut any = false;
+            let all = view.positionals().all(|(_, a)| {
+                any = true;
+                self.all_positional.is_match_any(&[a])
+            });
+            if !(any && all) {
+                return Err("all_positional");
+            }
         }
         if !self.last_positional.is_empty() || !self.last_path_under.is_empty() {
             let last = view.positionals().last();
@@ -1013,6 +1075,7 @@ impl Conditions {
             && self.flags.is_empty()
             && self.args.is_empty()
             && self.positional.is_empty()
+            && self.all_positional.is_empty()
             && self.paths_under.is_empty()
             && self.paths_equal.is_empty()
             && self.all_paths_under.is_empty()

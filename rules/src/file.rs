@@ -21,6 +21,18 @@ pub struct RuleFile {
     /// Changes to rules defined by an earlier source (global file only).
     #[serde(default)]
     pub overrides: Vec<Spanned<OverrideDef>>,
+    /// Built-in packs switched off (global file only).
+    #[serde(default)]
+    pub packs: Option<Spanned<PacksDef>>,
+}
+
+/// `[packs]`: `disable = ["databases"]` switches built-in packs off (not `safeshell`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PacksDef {
+    /// Names of built-in packs whose rules do not apply.
+    #[serde(default)]
+    pub disable: Vec<Spanned<String>>,
 }
 
 /// `[settings]`.
@@ -162,6 +174,10 @@ pub struct ConditionsDef {
     /// Globs; some positional argument must match one.
     #[serde(default)]
     pub positional: Vec<Spanned<String>>,
+    /// Globs; every positional argument must match one (and there is one). Arguments are
+    /// matched as typed: a wildcard argument (`*`) matches only a pattern that matches its text.
+    #[serde(default)]
+    pub all_positional: Vec<Spanned<String>>,
     /// Globs; some argument the program reads must match one: the positional arguments, except
     /// the destination (last) of copy-like programs (`cp`, `mv`, `scp`, `rsync`, `install`, `ln`).
     #[serde(default)]

@@ -24,8 +24,9 @@ pub mod shell;
 
 pub use facts::{EXAMPLE_CWD, Facts, StaticFacts};
 pub use ruleset::{
-    BUILTIN_RULES, CommandInput, Consideration, Evaluation, LoadError, Miss, Rule, RuleError,
-    RuleMatch, RuleOrigin, RuleSet, SegmentResult, Settings, Source, SourceKind, UNVERIFIABLE_RULE,
+    BUILTIN_PACKS, BUILTIN_RULES, CommandInput, Consideration, Evaluation, LoadError, Miss, Pack,
+    Rule, RuleError, RuleMatch, RuleOrigin, RuleSet, SegmentResult, Settings, Source, SourceKind,
+    UNVERIFIABLE_RULE, builtin_pack,
 };
 
 /// What to do with a command, ordered from least to most restrictive.

@@ -12,8 +12,95 @@ use crate::glob::{Glob, GlobList};
 use crate::segment::{self, Segment};
 use crate::{Action, ApprovalScope, Context, RuleContext};
 
-/// The built-in rules, embedded in every binary.
+/// The built-in engine settings, embedded in every binary (the rules are in [`BUILTIN_PACKS`]).
 pub const BUILTIN_RULES: &str = include_str!("builtin.toml");
+
+/// A pack of built-in rules: one TOML file under `rules/src/packs/`, in the users' format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pack {
+    /// The pack's name (`git`), used by `[packs] disable` and shown by `safeshell rules list`.
+    pub name: &'static str,
+    /// What it covers, in a few words.
+    pub description: &'static str,
+    /// Whether the global rules file may disable it (`safeshell` protects SafeShell itself).
+    pub can_disable: bool,
+    /// The rule file.
+    pub text: &'static str,
+}
+
+macro_rules! pack {
+    ($name:literal, $description:literal) => {
+        Pack {
+            name: $name,
+            description: $description,
+            can_disable: true,
+            text: include_str!(concat!("packs/", $name, ".toml")),
+        }
+    };
+}
+
+/// The built-in packs, in load order.
+pub const BUILTIN_PACKS: &[Pack] = &[
+    pack!(
+        "core",
+        "deletion, system directories, permissions, disks, power, privileges, kill, shell start-up files, remote code"
+    ),
+    pack!(
+        "git",
+        "discarding work, rewriting or deleting history, user-wide configuration, credentials"
+    ),
+    pack!(
+        "secrets",
+        "reading or sending secrets: environment files, private keys, cloud credentials"
+    ),
+    pack!(
+        "packages",
+        "global installs, publishing, yanking, registry log-ins, toolchain changes"
+    ),
+    pack!(
+        "containers",
+        "privileged containers, host mounts, host namespaces, prune, volume removal, push"
+    ),
+    pack!(
+        "kubernetes",
+        "kubectl, helm, kustomize: cluster mutations, exec, secrets, context changes"
+    ),
+    pack!(
+        "infrastructure",
+        "terraform, tofu, terragrunt, pulumi, cdk: apply, destroy, import, state"
+    ),
+    pack!(
+        "cloud",
+        "aws, gcloud, gsutil, az: mutations, IAM, storage deletion, key and secret reads"
+    ),
+    pack!(
+        "github",
+        "gh: acting publicly as the user, repository settings, secrets, keys, workflows"
+    ),
+    pack!(
+        "databases",
+        "psql, mysql, sqlite3, redis-cli, mongosh: DROP, TRUNCATE, DELETE without WHERE, FLUSHALL"
+    ),
+    pack!(
+        "network",
+        "listeners on non-loopback addresses, file servers, tunnels"
+    ),
+    pack!(
+        "system",
+        "services, crontab, mounts, kernel settings, users and groups, system packages"
+    ),
+    Pack {
+        name: "safeshell",
+        description: "SafeShell's own policy, files, daemon and approvals (cannot be disabled)",
+        can_disable: false,
+        text: include_str!("packs/safeshell.toml"),
+    },
+];
+
+/// The built-in pack named `name`.
+pub fn builtin_pack(name: &str) -> Option<&'static Pack> {
+    BUILTIN_PACKS.iter().find(|p| p.name == name)
+}
 
 /// The pseudo-rule named in results for segments whose effect cannot be known statically.
 pub const UNVERIFIABLE_RULE: &str = "unverifiable";
@@ -55,12 +142,15 @@ pub struct Source {
     pub trusted: bool,
 }
 
+/// The name of the built-in source ([`Source::builtin`]).
+const BUILTIN_NAME: &str = "<builtin>";
+
 impl Source {
-    /// The built-in rules.
+    /// The built-in rules: the engine settings and every pack of [`BUILTIN_PACKS`].
     pub fn builtin() -> Source {
         Source {
             kind: SourceKind::Builtin,
-            name: "<builtin>".into(),
+            name: BUILTIN_NAME.into(),
             text: BUILTIN_RULES.into(),
             trusted: true,
         }
@@ -146,7 +236,9 @@ pub struct Rule {
     pub approval_scope: ApprovalScope,
     /// Where it was defined.
     pub origin: RuleOrigin,
-    /// Whether an override disabled it.
+    /// The built-in pack it belongs to (none for the user's and repositories' rules).
+    pub pack: Option<&'static str>,
+    /// Whether an override disabled it (or its pack is disabled).
     pub disabled: bool,
     pub(crate) examples: (Vec<String>, Vec<String>),
 }
@@ -299,6 +391,7 @@ pub struct RuleSet {
     settings: Settings,
     sources: Vec<String>,
     notices: Vec<RuleError>,
+    disabled_packs: Vec<String>,
 }
 
 impl RuleSet {
@@ -313,8 +406,53 @@ impl RuleSet {
         let mut rules: Vec<Rule> = Vec::new();
         let mut settings = Settings::default();
         let mut notices = Vec::new();
+        let mut disabled_packs = Vec::new();
         for source in sources {
-            compile_source(source, &mut rules, &mut settings, &mut errors, &mut notices);
+            if source.kind == SourceKind::Builtin && source.name == BUILTIN_NAME {
+                // The built-in source is its settings file followed by every pack.
+                compile_source(
+                    source,
+                    None,
+                    &mut rules,
+                    &mut settings,
+                    &mut errors,
+                    &mut notices,
+                );
+                for pack in BUILTIN_PACKS {
+                    let pack_source = Source {
+                        kind: SourceKind::Builtin,
+                        name: format!("<builtin:{}>", pack.name),
+                        text: pack.text.into(),
+                        trusted: true,
+                    };
+                    compile_source(
+                        &pack_source,
+                        Some(pack.name),
+                        &mut rules,
+                        &mut settings,
+                        &mut errors,
+                        &mut notices,
+                    );
+                }
+                continue;
+            }
+            if let Some(disable) = compile_source(
+                source,
+                None,
+                &mut rules,
+                &mut settings,
+                &mut errors,
+                &mut notices,
+            ) {
+                for name in disable {
+                    for rule in rules.iter_mut().filter(|r| r.pack == Some(name)) {
+                        rule.disabled = true;
+                    }
+                    if !disabled_packs.iter().any(|p| p == name) {
+                        disabled_packs.push(name.to_owned());
+                    }
+                }
+            }
         }
         // Examples are checked once every source is in, with each rule in isolation. The built-in
         // rules' examples are the same in every build and are checked by a test instead
@@ -352,15 +490,34 @@ impl RuleSet {
             settings,
             sources: sources.iter().map(|s| s.name.clone()).collect(),
             notices,
+            disabled_packs,
         })
+    }
+
+    /// The built-in packs, each with whether it is enabled in this set and its number of rules.
+    pub fn packs(&self) -> Vec<(&'static Pack, bool, usize)> {
+        BUILTIN_PACKS
+            .iter()
+            .map(|p| {
+                let enabled = !self.disabled_packs.iter().any(|d| d == p.name);
+                let count = self.rules.iter().filter(|r| r.pack == Some(p.name)).count();
+                (p, enabled, count)
+            })
+            .collect()
     }
 
     /// Checks the built-in rules' own `match`/`not_match` examples (which [`RuleSet::load`]
     /// leaves to the tests, as they cannot change without a rebuild).
     #[cfg(test)]
     pub(crate) fn check_builtin_examples() -> Result<(), LoadError> {
-        let sources = [Source::builtin()];
-        let set = RuleSet::load(&sources)?;
+        let mut sources = vec![Source::builtin()];
+        sources.extend(BUILTIN_PACKS.iter().map(|p| Source {
+            kind: SourceKind::Builtin,
+            name: format!("<builtin:{}>", p.name),
+            text: p.text.into(),
+            trusted: true,
+        }));
+        let set = RuleSet::load(&sources[..1])?;
         let facts = StaticFacts::for_examples();
         let mut errors = Vec::new();
         for rule in &set.rules {
@@ -759,6 +916,7 @@ impl Ctx<'_> {
             flags: self.flag_specs("flags", &def.flags),
             args: self.globs("args", &def.args),
             positional: self.globs("positional", &def.positional),
+            all_positional: self.globs("all_positional", &def.all_positional),
             paths_under: self.paths("paths_under", &def.paths_under),
             paths_equal: self.paths("paths_equal", &def.paths_equal),
             all_paths_under: self.paths("all_paths_under", &def.all_paths_under),
@@ -826,13 +984,15 @@ fn scope_of(def: ApprovalScopeDef) -> ApprovalScope {
     }
 }
 
+/// Compiles one source into `rules`. Returns the packs a global file disables (`[packs]`).
 fn compile_source(
     source: &Source,
+    pack: Option<&'static str>,
     rules: &mut Vec<Rule>,
     settings: &mut Settings,
     errors: &mut Vec<RuleError>,
     notices: &mut Vec<RuleError>,
-) {
+) -> Option<Vec<&'static str>> {
     let mut ctx = Ctx {
         source,
         lines: LineIndex::new(&source.text),
@@ -851,9 +1011,43 @@ fn compile_source(
             let message = e.message().trim().to_owned();
             let field = field_at(&source.text, offset);
             ctx.error(offset, &field, message);
-            return;
+            return None;
         }
     };
+    let mut disabled_packs = None;
+    if let Some(p) = &parsed.packs {
+        if source.kind == SourceKind::Global {
+            let mut list = Vec::new();
+            for name in &p.get_ref().disable {
+                match builtin_pack(name.get_ref()) {
+                    Some(pack) if pack.can_disable => list.push(pack.name),
+                    Some(pack) => ctx.error(
+                        name.span().start,
+                        "packs.disable",
+                        format!(
+                            "the `{}` pack protects SafeShell itself and cannot be disabled",
+                            pack.name
+                        ),
+                    ),
+                    None => ctx.error(
+                        name.span().start,
+                        "packs.disable",
+                        format!(
+                            "no built-in pack named `{}` (see `safeshell rules packs`)",
+                            name.get_ref()
+                        ),
+                    ),
+                }
+            }
+            disabled_packs = Some(list);
+        } else {
+            ctx.error(
+                p.span().start,
+                "packs",
+                "only the global rules file may disable packs (a repository file can add rules but never remove any)",
+            );
+        }
+    }
     if let Some(s) = &parsed.settings {
         if source.kind == SourceKind::Repo {
             ctx.error(
@@ -984,6 +1178,7 @@ fn compile_source(
                 line,
                 overridden_at: None,
             },
+            pack,
             disabled: false,
             examples,
         });
@@ -1038,6 +1233,7 @@ fn compile_source(
             rule.approval_scope = scope_of(s);
         }
     }
+    disabled_packs
 }
 
 /// The key at or just before an error offset, to name the field in a TOML syntax error.

@@ -487,9 +487,82 @@ fn reads_script_from_stdin(seg: &Segment) -> bool {
     true
 }
 
+/// The command substitutions that name the repository's root, so that a program path built on
+/// one (`"$(git rev-parse --show-toplevel)/bin/lint"`) is the project's own program, not one
+/// computed at run time.
+const PROJECT_ROOT_SUBSTITUTIONS: &[&str] = &["$(git rev-parse --show-toplevel)/"];
+
+/// The path inside the project of a program word built on the repository root, if it is one and
+/// the rest of the word is a literal path.
+fn project_root_program(word: &str) -> Option<&str> {
+    let rest = PROJECT_ROOT_SUBSTITUTIONS
+        .iter()
+        .find_map(|p| word.strip_prefix(p))?;
+    let literal = !rest.is_empty()
+        && !rest.contains(['$', '`', '(', ')', '*', '?', '[', '{'])
+        && !rest.split('/').any(|c| c == "..");
+    literal.then_some(rest)
+}
+
+/// Programs whose output is the well-known shell set-up that their documentation asks users to
+/// `eval` (`eval "$(rbenv init - bash)"`), with the first word after the program that selects
+/// that output (`None`: only options follow).
+const WELL_KNOWN_SETUP: &[(&str, Option<&[&str]>)] = &[
+    ("rbenv", Some(&["init"])),
+    ("pyenv", Some(&["init", "virtualenv-init"])),
+    ("nodenv", Some(&["init"])),
+    ("jenv", Some(&["init"])),
+    ("goenv", Some(&["init"])),
+    ("plenv", Some(&["init"])),
+    ("fnm", Some(&["env"])),
+    ("direnv", Some(&["hook"])),
+    ("zoxide", Some(&["init"])),
+    ("starship", Some(&["init"])),
+    ("mise", Some(&["activate", "env"])),
+    ("rtx", Some(&["activate"])),
+    ("brew", Some(&["shellenv"])),
+    ("opam", Some(&["env"])),
+    ("ssh-agent", None),
+    ("dircolors", None),
+    ("luarocks", Some(&["path"])),
+];
+
+/// Whether `eval`'s only argument is `$(program …)` printing well-known shell set-up (its words
+/// all literal: no nested expansions, quotes or operators).
+pub(crate) fn is_well_known_setup(word: &str) -> bool {
+    word.strip_prefix("$(")
+        .and_then(|w| w.strip_suffix(')'))
+        .is_some_and(is_well_known_setup_command)
+}
+
+/// Whether a command substitution's text prints well-known shell set-up (see
+/// [`is_well_known_setup`]).
+pub(crate) fn is_well_known_setup_command(inner: &str) -> bool {
+    if !inner
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " -_./=+:".contains(c))
+    {
+        return false;
+    }
+    let mut words = inner.split_whitespace();
+    let Some(program) = words.next().map(basename) else {
+        return false;
+    };
+    let Some((_, first)) = WELL_KNOWN_SETUP.iter().find(|(p, _)| *p == program) else {
+        return false;
+    };
+    match first {
+        None => words.all(|w| w.starts_with('-')),
+        Some(allowed) => words
+            .find(|w| !w.starts_with('-'))
+            .is_some_and(|w| allowed.contains(&w)),
+    }
+}
+
 fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out) {
     let Some(first) = words.first() else { return };
-    let program = basename(&first.text).to_owned();
+    let project_program = project_root_program(&first.text);
+    let program = basename(project_program.unwrap_or(&first.text)).to_owned();
     if !out.take_args(words.len() - 1) {
         out.push(Segment {
             program,
@@ -525,7 +598,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         span: ctx.span,
         depth: ctx.depth,
     };
-    if first.dynamic {
+    if first.dynamic && project_program.is_none() {
         seg.unverifiable = Some("the program name is computed at run time".into());
         out.push(seg);
         return;
@@ -588,7 +661,12 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
     }
     match program.as_str() {
         "eval" => {
-            if rest.iter().any(|w| w.dynamic) {
+            if let [only] = rest
+                && is_well_known_setup(&only.text)
+            {
+                // The substitution is its own segment; its output is the tool's set-up.
+                out.push(seg);
+            } else if rest.iter().any(|w| w.dynamic) {
                 seg.unverifiable = Some("`eval` runs a string computed at run time".into());
                 out.push(seg);
             } else {

@@ -1135,7 +1135,10 @@ impl<'a> Parser<'a> {
                 } else {
                     word.text.push('$');
                     word.text.push_str(&name);
-                    if inner.len() > name.len() {
+                    if inner == "TMPDIR:-/tmp" {
+                        // Kept as written: rules recognise the temporary directory by it.
+                        word.text.push_str("{:-/tmp}");
+                    } else if inner.len() > name.len() {
                         // `${HOME:-x}`, `${x/a/b}`…: keep a marker that it is not the plain value.
                         word.text.push_str("{…}");
                     }
@@ -1176,14 +1179,27 @@ impl<'a> Parser<'a> {
         let saved_origin = std::mem::replace(&mut self.origin, Origin::CommandSubstitution);
         let saved_spans = std::mem::replace(&mut self.spans, false);
         let saved_heredocs = std::mem::take(&mut self.heredocs);
+        let start = self.pos;
         self.parse_list(End::Paren);
+        let inner = self.src.get(start..self.pos).unwrap_or("").trim();
+        // A few substitutions are kept as written, so the layers above can recognise them: the
+        // repository root (`"$(git rev-parse --show-toplevel)/bin/lint"`) and the well-known shell
+        // set-up tools ask users to eval (`eval "$(rbenv init -)"`). Everything else is `$(…)`.
+        let keep = inner.len() <= 64
+            && (inner == "git rev-parse --show-toplevel"
+                || crate::segment::is_well_known_setup_command(inner));
+        let text = if keep {
+            format!("$({inner})")
+        } else {
+            "$(…)".to_owned()
+        };
         if self.peek() == Some(')') {
             self.bump();
         }
         self.heredocs = saved_heredocs;
         self.origin = saved_origin;
         self.spans = saved_spans;
-        word.text.push_str("$(…)");
+        word.text.push_str(&text);
         word.dynamic = true;
     }
 
