@@ -1022,22 +1022,54 @@ impl<'a> Parser<'a> {
         joined
     }
 
+    /// The body of an array assignment (`a=(x "$y" $(cmd))`): its elements are words like any
+    /// other, so substitutions inside them are parsed and checked (bash runs them when it
+    /// assigns). The word keeps the elements' text, space-separated, inside the parentheses.
     fn read_balanced_parens(&mut self, word: &mut Word) {
-        let mut depth = 0usize;
-        while let Some(c) = self.bump() {
-            word.text.push(c);
-            match c {
-                '(' => depth += 1,
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return;
-                    }
+        self.bump(); // `(`
+        word.text.push('(');
+        loop {
+            loop {
+                self.skip_blanks();
+                if self.peek() == Some('\n') {
+                    self.bump();
+                } else if self.peek() == Some('#') {
+                    self.skip_comment();
+                } else {
+                    break;
                 }
-                _ => {}
+            }
+            match self.peek() {
+                None => {
+                    self.incomplete = true;
+                    return;
+                }
+                Some(')') => {
+                    self.bump();
+                    if word.text.ends_with(' ') {
+                        word.text.pop();
+                    }
+                    word.text.push(')');
+                    return;
+                }
+                Some(_) => {
+                    let start = self.pos;
+                    let element = self.read_word();
+                    if self.pos == start {
+                        // An operator inside the parentheses: bash refuses the line. Keep the
+                        // character and go on, so nothing after it goes unparsed.
+                        if let Some(c) = self.bump() {
+                            word.text.push(c);
+                        }
+                        continue;
+                    }
+                    word.dynamic |= element.dynamic;
+                    word.process_substitution |= element.process_substitution;
+                    word.text.push_str(&element.text);
+                    word.text.push(' ');
+                }
             }
         }
-        self.incomplete = true;
     }
 
     fn read_double_quoted(&mut self, word: &mut Word) {
@@ -1470,6 +1502,20 @@ mod tests {
         // Ranges from backticks are rebased into the outer list.
         let p = parse("x `a | b`");
         assert_eq!(p.commands[1].stdin, Stdin::Pipe(0..1));
+    }
+
+    #[test]
+    fn array_assignments_parse_their_elements() {
+        // Substitutions in elements run when bash assigns, on any line of the body.
+        let texts = programs("a=(one\n  $(rm -rf x) # note\n  \"$(touch y)\" two) ls");
+        assert!(texts.iter().any(|t| t == "rm -rf x"), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "touch y"), "{texts:?}");
+        assert!(texts.iter().any(|t| t == "ls"), "{texts:?}");
+        let p = parse("a=(one\n  $(rm -rf x) # note\n  \"$(touch y)\" two) ls");
+        assert!(p.unverifiable.is_none() && !p.incomplete);
+        // Unclosed: incomplete, and what it holds is still seen.
+        assert!(parse("a=( $(rm -rf x)").incomplete);
+        assert!(programs("a=( $(rm -rf x)").iter().any(|t| t == "rm -rf x"));
     }
 
     #[test]
