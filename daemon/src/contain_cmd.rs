@@ -164,3 +164,97 @@ pub fn doctor_check() -> Check {
         ),
     }
 }
+
+tokio::task_local! {
+    /// The descriptor of the connection a request handler serves (set where connections are
+    /// accepted), so an answer can carry a ruleset with `SCM_RIGHTS`.
+    pub static CONNECTION_FD: std::os::fd::RawFd;
+}
+
+/// How long a built ruleset is reused for the same directory and settings. The profile lists
+/// directories (the home's entries, the root's): an entry made since is not granted until then
+/// (stricter, never looser: protected paths are left out by name).
+const RULESET_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Built rulesets by (directory, settings), kept for [`RULESET_TTL`].
+type Rulesets =
+    std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<std::os::fd::OwnedFd>)>;
+
+static RULESETS: std::sync::Mutex<Option<Rulesets>> = std::sync::Mutex::new(None);
+
+/// The ruleset for an agent's command in `cwd` under `c`, built once per directory and settings
+/// and reused (the shim then only enforces it); `None` if it cannot be built (the shim builds its
+/// own).
+pub fn ruleset_for(
+    c: &safeshell_protocol::Containment,
+    cwd: &str,
+) -> Option<std::sync::Arc<std::os::fd::OwnedFd>> {
+    // Debug builds: a test switch that makes shims build their own ruleset (the slow path).
+    if cfg!(debug_assertions) && std::env::var_os("SAFESHELL_TEST_NO_RULESET_HANDOFF").is_some() {
+        return None;
+    }
+    let key = format!(
+        "{cwd}\0{}\0{}\0{:?}\0{:?}",
+        c.home, c.state_dir, c.writable, c.readable
+    );
+    let now = std::time::Instant::now();
+    {
+        let mut cache = RULESETS.lock().ok()?;
+        let cache = cache.get_or_insert_with(Default::default);
+        if let Some((made, fd)) = cache.get(&key)
+            && now.duration_since(*made) < RULESET_TTL
+        {
+            return Some(fd.clone());
+        }
+    }
+    let abi = contain::abi().ok()?;
+    let profile = profile::build(&profile::Inputs {
+        home: std::path::Path::new(&c.home),
+        state_dir: std::path::Path::new(&c.state_dir),
+        cwd: std::path::Path::new(cwd),
+        writable: &c.writable,
+        readable: &c.readable,
+    });
+    let fd = std::sync::Arc::new(contain::ruleset(&profile, abi).ok()?);
+    let mut cache = RULESETS.lock().ok()?;
+    let cache = cache.get_or_insert_with(Default::default);
+    cache.retain(|_, (made, _)| now.duration_since(*made) < RULESET_TTL);
+    if cache.len() < 256 {
+        cache.insert(key, (now, fd.clone()));
+    }
+    Some(fd)
+}
+
+/// Writes `msg` as a frame on the connection `socket` with `ruleset` attached (`SCM_RIGHTS`),
+/// through `writer` for whatever the one `sendmsg` did not take. A full socket buffer sends the
+/// answer without the ruleset (the shim then builds its own).
+pub async fn send_with_ruleset<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    socket: std::os::fd::RawFd,
+    msg: &safeshell_protocol::Response,
+    ruleset: &std::os::fd::OwnedFd,
+) -> Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    use std::os::fd::AsRawFd;
+    use tokio::io::AsyncWriteExt;
+    let mut bytes = Vec::with_capacity(256);
+    safeshell_protocol::encode(msg, &mut bytes)?;
+    let fds = [ruleset.as_raw_fd()];
+    let sent = sendmsg::<()>(
+        socket,
+        &[std::io::IoSlice::new(&bytes)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        None,
+    );
+    let rest = match sent {
+        Ok(n) => &bytes[n..],
+        Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => &bytes[..],
+        Err(e) => return Err(e.into()),
+    };
+    if !rest.is_empty() {
+        writer.write_all(rest).await?;
+    }
+    writer.flush().await?;
+    Ok(())
+}

@@ -614,8 +614,12 @@ async fn serve(state_dir: &Path, socket: &Path, max_connections: u32) -> Result<
                     }
                 };
                 let d = daemon.clone();
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
                 tokio::spawn(async move {
-                    let result = tokio::spawn(handle_connection(d.clone(), stream, pid)).await;
+                    // The connection's descriptor, for answers that carry a containment ruleset.
+                    let handler = crate::contain_cmd::CONNECTION_FD
+                        .scope(fd, handle_connection(d.clone(), stream, pid));
+                    let result = tokio::spawn(handler).await;
                     drop(admission);
                     if let Err(e) = result
                         && e.is_panic() {
@@ -1773,7 +1777,22 @@ impl Daemon {
             "contained": contained,
             "latency_us": latency_us,
         }));
-        write_msg(writer, &Response::Decision(decision)).await?;
+        // A contained command's ruleset, built once per directory, travels with the answer
+        // (`SCM_RIGHTS`): the shim then only enforces it.
+        let ruleset = decision
+            .contain
+            .as_ref()
+            .and_then(|c| crate::contain_cmd::ruleset_for(c, &req.cwd));
+        match (
+            ruleset,
+            crate::contain_cmd::CONNECTION_FD.try_with(|fd| *fd),
+        ) {
+            (Some(ruleset), Ok(socket)) => {
+                let answer = Response::Decision(decision);
+                crate::contain_cmd::send_with_ruleset(writer, socket, &answer, &ruleset).await?;
+            }
+            _ => write_msg(writer, &Response::Decision(decision)).await?,
+        }
         self.emit(EventKind::Decision(DecisionEvent {
             command: text,
             cwd: req.cwd,

@@ -162,11 +162,21 @@ fn installed(command: &str) -> bool {
 
 #[test]
 fn agents_readers_cannot_show_protected_secrets() {
+    readers_cannot_show_protected_secrets(&[]);
+}
+
+/// The same with the shims building their own ruleset (the daemon hands none over).
+#[test]
+fn agents_readers_cannot_show_protected_secrets_with_shim_built_rulesets() {
+    readers_cannot_show_protected_secrets(&[("SAFESHELL_TEST_NO_RULESET_HANDOFF", "1")]);
+}
+
+fn readers_cannot_show_protected_secrets(daemon_env: &[(&str, &str)]) {
     if !landlock_available() {
         eprintln!("skipped: the kernel has no Landlock");
         return;
     }
-    let h = setup(&[]);
+    let h = setup(daemon_env);
     let mut ran = 0;
     for reader in READERS.iter().filter(|r| installed(r)) {
         for file in [".ssh/marker_key", ".aws/mystery"] {

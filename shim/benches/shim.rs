@@ -43,6 +43,12 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
+        Setup::with_config("")
+    }
+
+    /// A set-up whose `config.toml` holds `config`, with a home directory populated like a
+    /// developer's (the containment profile walks it: its cost grows with the entries).
+    fn with_config(config: &str) -> Setup {
         let shim = PathBuf::from(env!("CARGO_BIN_EXE_safeshell-shim"));
         let safeshell = shim.with_file_name("safeshell");
         assert!(
@@ -55,6 +61,8 @@ impl Setup {
         let shims = state.join("shims");
         std::fs::create_dir_all(&shims).unwrap();
         std::fs::write(state.join("rules.toml"), RULES).unwrap();
+        std::fs::write(state.join("config.toml"), config).unwrap();
+        typical_home(dir.path());
         std::os::unix::fs::symlink(&shim, shims.join("true")).unwrap();
         let daemon = Command::new(&safeshell)
             .args(["daemon", "run"])
@@ -123,6 +131,47 @@ impl Drop for Setup {
     fn drop(&mut self) {
         self.daemon.kill().ok();
         self.daemon.wait().ok();
+    }
+}
+
+/// About 40 entries, as in a developer's home: dotfiles, tool directories, secrets, `.config`.
+fn typical_home(home: &Path) {
+    for d in [
+        ".ssh",
+        ".aws",
+        ".gnupg",
+        ".cache",
+        ".cargo/registry",
+        ".rustup",
+        ".npm",
+        ".local/share",
+        ".vscode",
+        ".docker",
+        "code",
+        "Documents",
+        "Downloads",
+    ] {
+        std::fs::create_dir_all(home.join(d)).unwrap();
+    }
+    for i in 0..12 {
+        std::fs::create_dir_all(home.join(format!(".config/app{i}"))).unwrap();
+    }
+    std::fs::create_dir_all(home.join(".config/gh")).unwrap();
+    for f in [
+        ".bashrc",
+        ".profile",
+        ".bash_history",
+        ".gitconfig",
+        ".npmrc",
+        ".netrc",
+        ".viminfo",
+        ".lesshst",
+        ".wget-hsts",
+        ".python_history",
+        ".zshrc",
+        ".inputrc",
+    ] {
+        std::fs::write(home.join(f), "x").unwrap();
     }
 }
 
@@ -214,6 +263,23 @@ fn baseline_shim_allowed_typical_env(bencher: Bencher) {
     let shim = baseline_true(&s);
     let env = typical_env();
     bencher.bench_local(|| assert!(s.run_with(&shim, &[], &env).success()));
+}
+
+/// An agent's allowed command, run contained (Landlock: the shim builds the profile and
+/// restricts itself before `execve`). Compare with [`shim_agent_uncontained`], same run.
+#[divan::bench(sample_count = 100)]
+fn shim_agent_contained(bencher: Bencher) {
+    let s = Setup::new();
+    let env = [("SAFESHELL_CONTEXT".to_owned(), "ai".to_owned())];
+    bencher.bench_local(|| assert!(s.run_with(&s.shim_true, &[], &env).success()));
+}
+
+/// The same agent's command with `containment = "off"`.
+#[divan::bench(sample_count = 100)]
+fn shim_agent_uncontained(bencher: Bencher) {
+    let s = Setup::with_config("containment = \"off\"\n");
+    let env = [("SAFESHELL_CONTEXT".to_owned(), "ai".to_owned())];
+    bencher.bench_local(|| assert!(s.run_with(&s.shim_true, &[], &env).success()));
 }
 
 #[divan::bench(sample_count = 100)]

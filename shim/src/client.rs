@@ -157,7 +157,8 @@ impl Read for Deadline<'_> {
             self.set = left;
         }
         loop {
-            match (&*self.stream).read(buf) {
+            // Through `recvmsg`: the daemon may attach a containment ruleset to its answer.
+            match crate::contain::recv(self.stream, buf) {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     return Err(self.passed());

@@ -156,6 +156,114 @@ mod sys {
         pub allowed_access: u64,
         pub parent_fd: i32,
     }
+
+    unsafe extern "C" {
+        pub fn recvmsg(fd: c_int, msg: *mut MsgHdr, flags: c_int) -> isize;
+    }
+
+    /// `struct msghdr` as the kernel reads it on 64-bit Linux. (musl declares the two lengths as
+    /// 32-bit values beside zeroed padding, which is the same bytes on little-endian machines.)
+    #[repr(C)]
+    pub struct MsgHdr {
+        pub name: *mut u8,
+        pub namelen: u32,
+        pub iov: *mut IoVec,
+        pub iovlen: usize,
+        pub control: *mut u8,
+        pub controllen: usize,
+        pub flags: c_int,
+    }
+
+    #[repr(C)]
+    pub struct IoVec {
+        pub base: *mut u8,
+        pub len: usize,
+    }
+
+    /// `struct cmsghdr` (the same remark on musl applies to `len`).
+    #[repr(C)]
+    pub struct CmsgHdr {
+        pub len: usize,
+        pub level: c_int,
+        pub kind: c_int,
+    }
+
+    pub const SOL_SOCKET: c_int = 1;
+    pub const SCM_RIGHTS: c_int = 1;
+    pub const MSG_CMSG_CLOEXEC: c_int = 0x4000_0000;
+}
+
+/// A ruleset the daemon handed over with its answer (`SCM_RIGHTS`), kept until the exec.
+static RECEIVED: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+/// The ruleset the daemon handed over, if any.
+pub fn take_received() -> Option<OwnedFd> {
+    RECEIVED.lock().ok()?.take()
+}
+
+/// `read` on the daemon's socket through `recvmsg`, so that a ruleset descriptor the daemon
+/// attaches to its answer is kept ([`take_received`]) rather than dropped. Descriptors arrive
+/// close-on-exec; only the last one is kept (the daemon sends one per answer).
+#[cfg(target_os = "linux")]
+pub fn recv(stream: &std::os::unix::net::UnixStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    // Room for one header and a few descriptors (CMSG_SPACE(4 * 4) = 32 on 64-bit).
+    let mut control = [0u64; 8];
+    let mut iov = sys::IoVec {
+        base: buf.as_mut_ptr(),
+        len: buf.len(),
+    };
+    let mut msg = sys::MsgHdr {
+        name: std::ptr::null_mut(),
+        namelen: 0,
+        iov: &raw mut iov,
+        iovlen: 1,
+        control: control.as_mut_ptr().cast(),
+        controllen: size_of_val(&control),
+        flags: 0,
+    };
+    // SAFETY: every pointer in `msg` points to live buffers of the lengths given.
+    let n = unsafe { sys::recvmsg(stream.as_raw_fd(), &raw mut msg, sys::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let header = size_of::<sys::CmsgHdr>();
+    let mut offset = 0;
+    let bytes: &[u8] = {
+        let len = msg.controllen.min(size_of_val(&control));
+        // SAFETY: `control` is a plain array of that many initialised bytes.
+        unsafe { std::slice::from_raw_parts(control.as_ptr().cast::<u8>(), len) }
+    };
+    while offset + header <= bytes.len() {
+        let at = &bytes[offset..];
+        let len = usize::from_ne_bytes(at[..8].try_into().unwrap_or_default());
+        let level = i32::from_ne_bytes(at[8..12].try_into().unwrap_or_default());
+        let kind = i32::from_ne_bytes(at[12..16].try_into().unwrap_or_default());
+        if len < header || offset + len > bytes.len() {
+            break;
+        }
+        if level == sys::SOL_SOCKET && kind == sys::SCM_RIGHTS {
+            for fd in at[header..len].chunks_exact(4) {
+                let fd = i32::from_ne_bytes(fd.try_into().unwrap_or_default());
+                if fd >= 0 {
+                    // SAFETY: the kernel just installed this descriptor in our table for us.
+                    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                    if let Ok(mut slot) = RECEIVED.lock() {
+                        *slot = Some(owned);
+                    }
+                }
+            }
+        }
+        offset += (len + 7) & !7;
+    }
+    Ok(n as usize)
+}
+
+/// Without Linux, a plain read.
+#[cfg(not(target_os = "linux"))]
+pub fn recv(stream: &std::os::unix::net::UnixStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut s = stream;
+    s.read(buf)
 }
 
 /// Whether the test switch `SAFESHELL_TEST_NO_LANDLOCK=1` simulates a kernel without Landlock
@@ -202,6 +310,13 @@ fn abi_of_kernel() -> Result<u32, Error> {
 /// are skipped (fewer grants, never more). On success the process can never regain access.
 #[cfg(target_os = "linux")]
 pub fn apply(profile: &Profile, abi: u32) -> Result<(), Error> {
+    restrict(&ruleset(profile, abi)?)
+}
+
+/// The ruleset of a profile, not enforced (the daemon builds one per project and hands it to
+/// shims with its answer; see [`recv`]).
+#[cfg(target_os = "linux")]
+pub fn ruleset(profile: &Profile, abi: u32) -> Result<OwnedFd, Error> {
     let attr = sys::RulesetAttr {
         handled_access_fs: handled_fs(abi),
         handled_access_net: 0,
@@ -249,7 +364,7 @@ pub fn apply(profile: &Profile, abi: u32) -> Result<(), Error> {
         // A rule the kernel will not take (a path whose type changed under us) is left out.
         let _ = r;
     }
-    restrict(&ruleset)
+    Ok(ruleset)
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS)` and `landlock_restrict_self` on a ruleset.
