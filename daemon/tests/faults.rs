@@ -201,6 +201,30 @@ fn audited(h: &Harness, args: &[&str], decision: &str) -> bool {
         .any(|r| r["command"] == serde_json::json!(args) && r["decision"] == decision)
 }
 
+/// The daemon's recent events, as a monitor that subscribes now receives them first.
+fn recent_events(h: &Harness) -> Vec<safeshell_protocol::EventKind> {
+    use safeshell_protocol::{
+        self as proto, ClientKind, Hello, HelloReply, Request, Response, Subscribe,
+    };
+    let mut s = UnixStream::connect(h.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut buf = Vec::new();
+    proto::write_frame(&mut s, &Hello::new(ClientKind::Monitor, "test"), &mut buf).unwrap();
+    let _: Option<HelloReply> = proto::read_message(&mut s, &mut buf).unwrap();
+    proto::write_frame(
+        &mut s,
+        &Request::Subscribe(Subscribe { history: 1000 }),
+        &mut buf,
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    // The history comes at once; a second of silence ends it.
+    while let Ok(Some(Response::Event(e))) = proto::read_message::<_, Response>(&mut s, &mut buf) {
+        events.push(e.kind);
+    }
+    events
+}
+
 fn mode_of(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)
         .unwrap()
@@ -283,6 +307,18 @@ fn a_full_disk_never_stops_decisions_and_is_reported() {
             && text_status.contains("No space left on device"),
         "{text_status}"
     );
+    // Monitors are told (the daemon announces problems every half second).
+    eventually(&h, "monitors hear of the log and audit problems", || {
+        let kinds: Vec<_> = recent_events(&h)
+            .into_iter()
+            .filter_map(|e| match e {
+                safeshell_protocol::EventKind::Problem(p) => Some(p.kind),
+                _ => None,
+            })
+            .collect();
+        kinds.contains(&safeshell_protocol::ProblemKind::Log)
+            && kinds.contains(&safeshell_protocol::ProblemKind::Audit)
+    });
     for name in ["daemon log", "audit log"] {
         let check = doctor_check(&h, name);
         assert_eq!(check["status"], "fail", "{check:#}");
@@ -573,6 +609,24 @@ fn a_config_typo_never_stops_the_daemon_and_a_fix_reloads() {
             .contains(&format!("config.toml:{line}:1: ")),
         "{check:#}"
     );
+    let told = |kind: &str| {
+        recent_events(&h).iter().any(|e| match e {
+            safeshell_protocol::EventKind::Problem(p) => {
+                kind == "problem"
+                    && p.kind == safeshell_protocol::ProblemKind::Config
+                    && p.message.contains(&format!("config.toml:{line}:1: "))
+            }
+            safeshell_protocol::EventKind::ProblemSolved { kind: k, .. } => {
+                kind == "solved" && *k == safeshell_protocol::ProblemKind::Config
+            }
+            _ => false,
+        })
+    };
+    assert!(
+        told("problem"),
+        "monitors were not told: {:?}",
+        recent_events(&h)
+    );
     // Protection is on: the rules are enforced. (A person's command: with the default settings
     // an agent's allowed commands run contained, and the harness's markers are not writable.)
     assert_denied_by_rule(&h, "typo");
@@ -589,6 +643,7 @@ fn a_config_typo_never_stops_the_daemon_and_a_fix_reloads() {
         let s = status_json(&h);
         s["running"] == true && problem_kinds(&s).is_empty()
     });
+    assert!(told("solved"), "{:?}", recent_events(&h));
     // The typo'd file never loaded, so the settings it holds changed from the defaults.
     let log = h.log();
     assert!(
