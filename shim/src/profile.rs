@@ -253,7 +253,13 @@ pub fn build(inputs: &Inputs<'_>) -> Profile {
     match refuse_project(&root, &homes, &guarded) {
         None => {
             profile.project = Some(root.clone());
-            write(&mut profile, root.clone(), "project checkout", &homes, &guarded);
+            write(
+                &mut profile,
+                root.clone(),
+                "project checkout",
+                &homes,
+                &guarded,
+            );
             if let Some(gitdir) = linked_git_dir(&root)
                 && refuse_project(&gitdir, &homes, &guarded).is_none()
             {
@@ -414,7 +420,14 @@ mod tests {
     fn tree() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
-        for d in [".ssh", ".config/gh", ".config/ok", ".safeshell", "code/app/.git", ".cache"] {
+        for d in [
+            ".ssh",
+            ".config/gh",
+            ".config/ok",
+            ".safeshell",
+            "code/app/.git",
+            ".cache",
+        ] {
             std::fs::create_dir_all(home.join(d)).unwrap();
         }
         std::fs::write(home.join(".ssh/id"), "k").unwrap();
@@ -454,7 +467,11 @@ mod tests {
         assert!(grants(&p, &home.join(".cache/x")).contains(&Grant::Write));
         assert!(grants(&p, &home.join(".config/ok/x")).contains(&Grant::Write));
         // `~` as an extra writable place holds the secrets: refused, with a note.
-        assert!(p.notes.iter().any(|n| n.contains("stays read-only")), "{:?}", p.notes);
+        assert!(
+            p.notes.iter().any(|n| n.contains("stays read-only")),
+            "{:?}",
+            p.notes
+        );
         assert!(p.protected.contains(&home.join(".ssh")));
     }
 
