@@ -340,10 +340,12 @@ mod tests {
     #[test]
     fn changes_are_named_and_sorted_into_live_and_client_settings() {
         let old = Config::default();
-        let mut new = Config::default();
-        new.audit_max_bytes = 1;
-        new.on_unavailable = FailMode::Deny;
-        new.extra_shims = vec!["x".into()];
+        let new = Config {
+            audit_max_bytes: 1,
+            on_unavailable: FailMode::Deny,
+            extra_shims: vec!["x".into()],
+            ..Config::default()
+        };
         let mut changed = changed_settings(&old, &new);
         changed.sort();
         assert_eq!(
