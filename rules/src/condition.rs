@@ -12,6 +12,10 @@ pub struct SegmentView<'s> {
     pub text: String,
     /// The working directory the command runs in.
     pub cwd: &'s str,
+    /// The directory relative paths resolve against: `cwd` (or the subdirectory earlier `cd`s
+    /// went down into), or empty (unknown) when an earlier segment changed directory otherwise
+    /// ([`Segment::after_cd`]).
+    path_cwd: std::borrow::Cow<'s, str>,
     /// The user's home directory.
     pub home: Option<&'s str>,
     /// Path forms of each argument, then of each write target, computed on first use.
@@ -48,6 +52,11 @@ impl<'s> SegmentView<'s> {
             seg,
             text: seg.text(),
             cwd,
+            path_cwd: match (&seg.cwd_sub, seg.after_cd) {
+                (_, true) => "".into(),
+                (Some(sub), false) => normalize(&format!("{cwd}/{sub}")).into(),
+                (None, false) => cwd.into(),
+            },
             home,
             forms: std::cell::OnceCell::new(),
             could_name_a_set: std::cell::OnceCell::new(),
@@ -62,7 +71,7 @@ impl<'s> SegmentView<'s> {
                 .iter()
                 .chain(&self.seg.writes)
                 .chain(&self.seg.reads_from)
-                .map(|a| PathForms::of(a, self.cwd, self.home))
+                .map(|a| PathForms::of(a, &self.path_cwd, self.home))
                 .collect()
         })
     }
@@ -412,6 +421,9 @@ impl PathPattern {
             return Some(normalize(&format!("{}{rest}", home?)).into());
         }
         if let Some(rest) = self.raw.strip_prefix('.') {
+            if cwd.is_empty() {
+                return None; // the working directory is not known
+            }
             return Some(normalize(&format!("{cwd}{rest}")).into());
         }
         Some(std::borrow::Cow::Borrowed(&self.raw))
@@ -461,6 +473,8 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
     };
     if arg.starts_with('/') {
         Some(normalize(arg))
+    } else if cwd.is_empty() {
+        None // the working directory is not known
     } else {
         Some(normalize(&format!("{cwd}/{arg}")))
     }
@@ -930,9 +944,10 @@ impl Conditions {
             }
             if !self.last_path_under.is_empty()
                 && !last.and_then(|(i, _)| view.resolved(i)).is_some_and(|p| {
-                    self.last_path_under
-                        .iter()
-                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
+                    self.last_path_under.iter().any(|pat| {
+                        pat.resolve(home, &view.path_cwd)
+                            .is_some_and(|b| is_under(p, &b))
+                    })
                 })
             {
                 return Err("last_path_under");
@@ -941,9 +956,10 @@ impl Conditions {
         if !self.paths_under.is_empty() {
             let ok = view.positionals().any(|(i, _)| {
                 view.resolved(i).is_some_and(|p| {
-                    self.paths_under
-                        .iter()
-                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
+                    self.paths_under.iter().any(|pat| {
+                        pat.resolve(home, &view.path_cwd)
+                            .is_some_and(|b| is_under(p, &b))
+                    })
                 })
             });
             if !ok {
@@ -955,7 +971,7 @@ impl Conditions {
                 view.resolved(i).is_some_and(|p| {
                     self.paths_equal
                         .iter()
-                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| p == b))
+                        .any(|pat| pat.resolve(home, &view.path_cwd).is_some_and(|b| p == b))
                 })
             });
             if !ok {
@@ -967,9 +983,10 @@ impl Conditions {
             let all = view.positionals().all(|(i, _)| {
                 any = true;
                 view.resolved(i).is_some_and(|p| {
-                    self.all_paths_under
-                        .iter()
-                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
+                    self.all_paths_under.iter().any(|pat| {
+                        pat.resolve(home, &view.path_cwd)
+                            .is_some_and(|b| is_under(p, &b))
+                    })
                 })
             });
             if !(any && all) {

@@ -64,6 +64,15 @@ pub struct Segment {
     pub span: Option<(usize, usize)>,
     /// How many shell strings deep the segment was found (0 for the command itself).
     pub depth: usize,
+    /// True when an earlier segment of the command changes directory (`cd`, `pushd`, `popd`)
+    /// other than down into a literal subdirectory: the working directory this one runs in is
+    /// not known, so its relative paths are not resolved (`cd ~ && rm -rf .cache` is not a
+    /// clean-up of the project).
+    pub after_cd: bool,
+    /// The subdirectory the earlier `cd`s went down into (`cd web && rm -rf node_modules`), when
+    /// every one was a literal relative path without `..`. Whether or not they succeed, the
+    /// segment runs in the working directory or below it.
+    pub cwd_sub: Option<String>,
 }
 
 impl Segment {
@@ -161,7 +170,46 @@ impl DerefMut for Out {
 pub fn segments_of_string(command: &str) -> Vec<Segment> {
     let mut out = Out::new(command.len().min(MAX_COMMAND_BYTES));
     expand_string(command, 0, &[], &mut out);
-    out.segments
+    let mut segments = out.segments;
+    mark_after_cd(&mut segments);
+    segments
+}
+
+/// Marks every segment after one that changes directory (see [`Segment::after_cd`] and
+/// [`Segment::cwd_sub`]).
+fn mark_after_cd(segments: &mut [Segment]) {
+    // The subdirectory gone down into so far; `None` once a change is not known.
+    let mut sub = Some(String::new());
+    for seg in segments {
+        seg.after_cd = sub.is_none();
+        seg.cwd_sub = sub.clone().filter(|s| !s.is_empty());
+        if !matches!(seg.program.as_str(), "cd" | "pushd" | "popd" | "chdir") {
+            continue;
+        }
+        sub = match (sub, downward_cd(seg)) {
+            (Some(s), Some(d)) if s.is_empty() => Some(d.to_owned()),
+            (Some(s), Some(d)) => Some(format!("{s}/{d}")),
+            _ => None,
+        };
+    }
+}
+
+/// The directory of `cd DIR` when it is a literal relative path that only goes down.
+fn downward_cd(seg: &Segment) -> Option<&str> {
+    if seg.program != "cd" || seg.dynamic.iter().any(|&d| d) {
+        return None;
+    }
+    let mut dirs = seg
+        .args
+        .iter()
+        .filter(|a| !matches!(a.as_str(), "-P" | "-L" | "-e" | "--"));
+    let dir = dirs.next()?.trim_end_matches('/');
+    let literal = dirs.next().is_none()
+        && !dir.is_empty()
+        && !dir.starts_with(['/', '~', '-'])
+        && !dir.contains(['$', '`', '*', '?', '[', '{'])
+        && !dir.split('/').any(|c| c == "..");
+    literal.then_some(dir)
 }
 
 /// Builds the segments of an argv a shim received (already split by the calling shell).
@@ -597,6 +645,8 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         unverifiable: None,
         span: ctx.span,
         depth: ctx.depth,
+        after_cd: false,
+        cwd_sub: None,
     };
     if first.dynamic && project_program.is_none() {
         seg.unverifiable = Some("the program name is computed at run time".into());
