@@ -49,7 +49,14 @@ impl Tmux {
         cmd.extend(env);
         cmd.push(safeshell_exe().display().to_string());
         cmd.push("monitor".to_owned());
+        // The tmux server keeps the environment it started with; a clean one, so that a test run
+        // from inside an agent (with its marker in the environment) does not make the person's
+        // monitor look like the agent's.
         let ok = Command::new("tmux")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &h.home)
+            .env("TERM", "xterm-256color")
             .args([
                 "-L",
                 &socket,
@@ -117,10 +124,15 @@ impl Drop for Tmux {
     }
 }
 
+/// An agent's command that needs approval. The agent is a process of its own (`sh`) that hands
+/// its marker to the commands it starts, as agents do, so the test (standing in for the person)
+/// is outside the agent's process tree.
 fn agent_asks(h: &Harness, marker: &str) -> Child {
-    h.command("tool")
-        .args(["ask", &format!("touch={marker}")])
-        .env("CLAUDECODE", "1")
+    h.command("sh")
+        .args([
+            "-c",
+            &format!("CLAUDECODE=1 tool ask touch={marker}; exit $?"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
