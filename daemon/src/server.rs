@@ -1424,7 +1424,7 @@ impl Daemon {
                 "time_ms": now_ms(), "event": "self_approval_refused", "approval_id": res.approval_id,
                 "resolver_pid": peer_pid, "why": why,
             }));
-            eprintln!("safeshell daemon: refused an approval decision from pid {peer_pid}: {why}");
+            dlog!("safeshell daemon: refused an approval decision from pid {peer_pid}: {why}");
             return (
                 false,
                 format!(
