@@ -2,7 +2,7 @@
 //! in the decision and rule columns from what the engine decides.
 //!
 //! ```text
-//! cargo run -p safeshell-rules --example corpus_measure -- FILE [--rules OLD.toml] [--fill]
+//! cargo run -p safeshell-rules --example corpus_measure -- FILE [--rules OLD.toml] [--fill] [--time-load]
 //! ```
 //!
 //! FILE is in the corpus format (`context | decision | rule | command`, `@` directives); the
@@ -48,6 +48,27 @@ fn main() {
         }
         None => RuleSet::builtin(),
     };
+    if args.iter().any(|a| a == "--time-load") {
+        // Loading (compiling) the rules, as the daemon does at start: the mean of 50 loads.
+        let sources = match args.iter().position(|a| a == "--rules") {
+            Some(i) => vec![Source {
+                kind: SourceKind::Builtin,
+                name: args[i + 1].clone(),
+                text: fs::read_to_string(&args[i + 1]).expect("rule file"),
+                trusted: true,
+            }],
+            None => vec![Source::builtin()],
+        };
+        let start = std::time::Instant::now();
+        for _ in 0..50 {
+            std::hint::black_box(RuleSet::load(&sources).expect("rules load"));
+        }
+        eprintln!(
+            "load: {:.2} ms ({} rules)",
+            start.elapsed().as_secs_f64() * 1000.0 / 50.0,
+            rules.rules().len()
+        );
+    }
     let text = fs::read_to_string(file).expect("corpus file");
     let mut facts = default_facts();
     let mut cwd = "/home/user/project".to_owned();

@@ -269,6 +269,14 @@ pub struct LazyRegex {
 }
 
 impl LazyRegex {
+    /// A pattern known to be valid (the built-in rules', checked by the tests), not parsed now.
+    pub(crate) fn unchecked(pattern: &str) -> LazyRegex {
+        LazyRegex {
+            pattern: pattern.to_owned(),
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
     /// Validates a pattern; the error says what is wrong.
     pub fn new(pattern: &str) -> Result<LazyRegex, String> {
         regex_syntax::Parser::new().parse(pattern).map_err(|e| {
