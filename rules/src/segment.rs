@@ -593,9 +593,27 @@ pub(crate) fn is_well_known_setup_command(inner: &str) -> bool {
         return false;
     }
     let mut words = inner.split_whitespace();
-    let Some(program) = words.next().map(basename) else {
+    let Some(word) = words.next() else {
         return false;
     };
+    // Found on PATH, or where Homebrew installs itself; not a script of the working directory
+    // that merely has the name (`./rbenv init -`).
+    if word.contains('/')
+        && ![
+            "/opt/homebrew/bin/",
+            "/usr/local/bin/",
+            "/home/linuxbrew/.linuxbrew/bin/",
+            "/usr/bin/",
+        ]
+        .iter()
+        .any(|dir| {
+            word.strip_prefix(dir)
+                .is_some_and(|rest| !rest.contains('/'))
+        })
+    {
+        return false;
+    }
+    let program = basename(word);
     let Some((_, first)) = WELL_KNOWN_SETUP.iter().find(|(p, _)| *p == program) else {
         return false;
     };
