@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, usize)] = &[
     ("parse_eval", 8 * 1024),
     ("frame_decode", 4 * 1024),
     ("rules_file", 64 * 1024),
+    ("config_file", 16 * 1024),
 ];
 
 /// The commands that install what this task needs (it never runs them itself).
@@ -234,6 +235,7 @@ fn seed(ws: &Workspace, target: &str, corpus: &Path) -> Result<usize> {
         "parse_eval" => parse_eval_seeds(&ws.root)?,
         "rules_file" => rules_file_seeds(&ws.root)?,
         "frame_decode" => frame_seeds()?,
+        "config_file" => config_seeds(),
         other => bail!("no seeds for `{other}`"),
     };
     for s in &seeds {
@@ -272,6 +274,29 @@ pub fn corpus_commands(text: &str) -> Vec<String> {
 
 /// The first byte picks how `rules_file` loads the text (bit 0: after the built-in rules; bit 1:
 /// as a repository file; bit 2: trusted).
+/// `config.toml` texts: every setting with a valid value, and the usual mistakes.
+fn config_seeds() -> Vec<Vec<u8>> {
+    [
+        "",
+        "on_unavailable = \"allow\"\non_unavailable_ai = \"deny\"\n",
+        "shell = \"/bin/bash\"\napproval_timeout_secs = 300\nsession_approval_secs = 3600\n",
+        "audit_max_bytes = 10485760\naudit_keep = 3\ntoken_ttl_secs = 30\nwatch_interval_ms = 1000\n",
+        "agent_env_markers = [\"MY_AGENT\"]\nagent_programs = [\"claude\", \"codex\"]\n",
+        "extra_shims = [\"make\", \"terraform\"]\n",
+        "claude_approval = \"monitor\"\ncodex_approval = \"agent\"\nhook_approval_timeout_secs = 50\n",
+        "containment = \"agents\"\ncontainment_writable = [\"/srv/build\"]\n",
+        "containment = \"off\"\n",
+        "on_unavailable = allow\n",
+        "approval_timeout_secs = -1\n",
+        "unknown_key = 1\n",
+        "[section]\nx = 1\n",
+        "agent_env_markers = \"MY_AGENT\"\n",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect()
+}
+
 fn rules_file_seeds(root: &Path) -> Result<Vec<Vec<u8>>> {
     let builtin = std::fs::read_to_string(root.join("rules/src/builtin.toml"))
         .context("cannot read rules/src/builtin.toml")?;
@@ -429,7 +454,8 @@ mod tests {
     fn golden_frames_decode_as_hex() {
         assert_eq!(hex("0100000004").unwrap(), [1, 0, 0, 0, 4]);
         assert!(frame_seeds().unwrap().len() >= 7);
-        assert_eq!(TARGETS.len(), 3);
+        assert_eq!(TARGETS.len(), 4);
+        assert!(config_seeds().len() >= 10);
         assert!(INSTALL_HINT.contains("cargo install cargo-fuzz"));
     }
 }
