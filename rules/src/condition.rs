@@ -1074,7 +1074,9 @@ impl Conditions {
             }
         }
         for name in &self.env_unset {
-            if facts.env(name).is_some_and(|v| !v.is_empty()) {
+            if facts.env(name).is_some_and(|v| !v.is_empty())
+                || view.seg.env_set_before.iter().any(|s| s == name)
+            {
                 return Err("env_unset");
             }
         }

@@ -73,6 +73,10 @@ pub struct Segment {
     /// every one was a literal relative path without `..`. Whether or not they succeed, the
     /// segment runs in the working directory or below it.
     pub cwd_sub: Option<String>,
+    /// Environment variables that earlier segments of the command set: `export NAME=…`,
+    /// activating a virtual environment (`. .venv/bin/activate` sets `VIRTUAL_ENV`),
+    /// `conda activate` (`CONDA_PREFIX`).
+    pub env_set_before: Vec<String>,
 }
 
 impl Segment {
@@ -180,9 +184,14 @@ pub fn segments_of_string(command: &str) -> Vec<Segment> {
 fn mark_after_cd(segments: &mut [Segment]) {
     // The subdirectory gone down into so far; `None` once a change is not known.
     let mut sub = Some(String::new());
+    let mut set: Vec<String> = Vec::new();
     for seg in segments {
         seg.after_cd = sub.is_none();
         seg.cwd_sub = sub.clone().filter(|s| !s.is_empty());
+        if !set.is_empty() {
+            seg.env_set_before.clone_from(&set);
+        }
+        note_env_set(seg, &mut set);
         if !matches!(seg.program.as_str(), "cd" | "pushd" | "popd" | "chdir") {
             continue;
         }
@@ -191,6 +200,40 @@ fn mark_after_cd(segments: &mut [Segment]) {
             (Some(s), Some(d)) => Some(format!("{s}/{d}")),
             _ => None,
         };
+    }
+}
+
+/// Records the environment variables a segment sets for the segments after it.
+fn note_env_set(seg: &Segment, set: &mut Vec<String>) {
+    let mut add = |name: &str| {
+        if !set.iter().any(|s| s == name) {
+            set.push(name.to_owned());
+        }
+    };
+    match seg.program.as_str() {
+        "source" | "." => {
+            let activates = seg.args.first().is_some_and(|a| {
+                let base = a.rsplit('/').next().unwrap_or(a);
+                a.contains("bin/") && matches!(base, "activate" | "activate.fish" | "activate.csh")
+            });
+            if activates {
+                add("VIRTUAL_ENV");
+            }
+        }
+        "export" | "declare" | "typeset" => {
+            for a in &seg.args {
+                if let Some((name, _)) = a.split_once('=')
+                    && !name.is_empty()
+                    && !name.starts_with('-')
+                {
+                    add(name);
+                }
+            }
+        }
+        "conda" | "mamba" | "micromamba" if seg.args.first().is_some_and(|a| a == "activate") => {
+            add("CONDA_PREFIX");
+        }
+        _ => {}
     }
 }
 
@@ -665,6 +708,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         depth: ctx.depth,
         after_cd: false,
         cwd_sub: None,
+        env_set_before: Vec::new(),
     };
     if first.dynamic && project_program.is_none() {
         seg.unverifiable = Some("the program name is computed at run time".into());
