@@ -662,6 +662,89 @@ fn a_hung_daemon_does_not_hang_shims_wrappers_or_hooks() {
     assert!(h.marker("after"));
 }
 
+/// A hung daemon whose queue of unaccepted connections is full: a blocking `connect` would wait
+/// forever. Clients give up at their deadline and the fail mode applies (an agent is refused; a
+/// person's command runs with a warning, as `on_unavailable = "allow"` says).
+#[test]
+fn a_hung_daemon_with_a_full_queue_does_not_hang_clients() {
+    let h = Harness::new(RULES);
+    let stopped = Stopped::new(h.daemon_pid().unwrap());
+    // Fill the queue from a thread: its blocking connects stop returning once the queue is full.
+    let opened = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let filler = {
+        let (socket, opened, stop) = (h.socket(), opened.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop.load(Ordering::Relaxed) && held.len() < 10_000 {
+                match std::os::unix::net::UnixStream::connect(&socket) {
+                    Ok(s) => held.push(s),
+                    Err(_) => break,
+                }
+                opened.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = (0, Instant::now());
+    loop {
+        let n = opened.load(Ordering::Relaxed);
+        if n != last.0 {
+            last = (n, Instant::now());
+        } else if last.1.elapsed() > Duration::from_millis(1500) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queue never filled ({n} connections)"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !filler.is_finished(),
+        "the filler should be blocked in connect"
+    );
+    let limit = Duration::from_secs(15);
+    let started = Instant::now();
+    let agent = h
+        .command("tool")
+        .args(["ok", "touch=agent"])
+        .env("CLAUDECODE", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let person = h
+        .command("tool")
+        .args(["ok", "touch=person"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (agent, took) = output_within(agent, started, limit, "an agent's shim");
+    let (person, _) = output_within(person, started, limit, "a person's shim");
+    stop.store(true, Ordering::Relaxed);
+    drop(stopped); // the daemon runs again, accepts the queue, and the filler ends
+    filler.join().unwrap();
+    refused(&agent, &h, "agent", "agent with a full queue");
+    assert!(
+        text(&agent.stderr).contains("queue is full"),
+        "{}",
+        text(&agent.stderr)
+    );
+    assert!(person.status.success(), "{}", text(&person.stderr));
+    assert!(h.marker("person"));
+    assert!(
+        text(&person.stderr).contains("unchecked"),
+        "{}",
+        text(&person.stderr)
+    );
+    eprintln!(
+        "a hung daemon with {} queued connections: the agent's shim gave up after {took:?}",
+        opened.load(Ordering::Relaxed)
+    );
+}
+
 #[test]
 fn a_pending_approval_waits_past_the_answer_deadline_but_not_forever() {
     let mut h = Harness::without_daemon(RULES);

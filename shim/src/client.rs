@@ -36,13 +36,15 @@ const SMALL_WRITE: usize = 64 * 1024;
 
 fn connect() -> Result<UnixStream, String> {
     let socket = locate::socket_path().ok_or("no socket path (set HOME or SAFESHELL_SOCKET)")?;
-    match UnixStream::connect(&socket) {
+    // A daemon that stopped accepting (hung, with its queue full) must not hang the command: the
+    // connect has the same deadline as an answer, and past it the fail mode applies.
+    match crate::connect::connect(&socket, Instant::now() + ANSWER_TIMEOUT) {
         Ok(s) => Ok(s),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
             autostart().map_err(|e| format!("{e}; socket {}", socket.display()))?;
             let deadline = Instant::now() + AUTOSTART_WAIT;
             loop {
-                match UnixStream::connect(&socket) {
+                match crate::connect::connect(&socket, deadline) {
                     Ok(s) => return Ok(s),
                     Err(e) if Instant::now() >= deadline => {
                         return Err(format!("cannot connect to {}: {e}", socket.display()));

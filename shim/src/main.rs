@@ -11,6 +11,7 @@
 
 mod agent;
 mod client;
+mod connect;
 mod contain;
 mod hook;
 mod locate;
