@@ -15,6 +15,7 @@ mod connect;
 mod contain;
 mod hook;
 mod locate;
+mod payload;
 #[allow(dead_code)] // `describe` and `Grant::name` serve the daemon's `contain --print`
 mod profile;
 

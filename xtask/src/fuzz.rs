@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, usize)] = &[
     ("frame_decode", 4 * 1024),
     ("rules_file", 64 * 1024),
     ("config_file", 16 * 1024),
+    ("hook_payload", 16 * 1024),
 ];
 
 /// The commands that install what this task needs (it never runs them itself).
@@ -236,6 +237,7 @@ fn seed(ws: &Workspace, target: &str, corpus: &Path) -> Result<usize> {
         "rules_file" => rules_file_seeds(&ws.root)?,
         "frame_decode" => frame_seeds()?,
         "config_file" => config_seeds(),
+        "hook_payload" => hook_seeds(&ws.root)?,
         other => bail!("no seeds for `{other}`"),
     };
     for s in &seeds {
@@ -274,6 +276,30 @@ pub fn corpus_commands(text: &str) -> Vec<String> {
 
 /// The first byte picks how `rules_file` loads the text (bit 0: after the built-in rules; bit 1:
 /// as a repository file; bit 2: trusted).
+/// Hook inputs: the fixture payloads of every agent (`daemon/tests/fixtures/hooks/`), with a
+/// command filled in, each preceded by every agent-selecting byte.
+fn hook_seeds(root: &Path) -> Result<Vec<Vec<u8>>> {
+    let dir = root.join("daemon/tests/fixtures/hooks");
+    let mut seeds = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .replace("\"COMMAND\"", "\"git status\"")
+            .replace("CWD", "/home/user/project");
+        for agent in 0u8..4 {
+            let mut seed = vec![agent];
+            seed.extend_from_slice(text.as_bytes());
+            seeds.push(seed);
+        }
+    }
+    Ok(seeds)
+}
+
 /// `config.toml` texts: every setting with a valid value, and the usual mistakes.
 fn config_seeds() -> Vec<Vec<u8>> {
     [
@@ -454,7 +480,7 @@ mod tests {
     fn golden_frames_decode_as_hex() {
         assert_eq!(hex("0100000004").unwrap(), [1, 0, 0, 0, 4]);
         assert!(frame_seeds().unwrap().len() >= 7);
-        assert_eq!(TARGETS.len(), 4);
+        assert_eq!(TARGETS.len(), 5);
         assert!(config_seeds().len() >= 10);
         assert!(INSTALL_HINT.contains("cargo install cargo-fuzz"));
     }

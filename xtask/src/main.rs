@@ -78,8 +78,9 @@ enum Task {
     /// Run what .ci/run runs (toolchain, fmt --check, clippy -D warnings, tests, bench smoke
     /// run), then size-check.
     Ci,
-    /// Seed and run the cargo-fuzz targets in fuzz/ (parse_eval, frame_decode, rules_file, config_file) with
-    /// `cargo +nightly fuzz`, one after the other; report executions and crashes. Installs
+    /// Seed and run the cargo-fuzz targets in fuzz/ (parse_eval, frame_decode, rules_file,
+    /// config_file, hook_payload) with `cargo +nightly fuzz`, one after the other; report
+    /// executions and crashes. Installs
     /// nothing: says how to install nightly and cargo-fuzz when they are missing. Not part of CI.
     Fuzz {
         /// Only this target (default: every target in turn).
