@@ -269,6 +269,32 @@ pub fn checks(cwd: &Path) -> Vec<Check> {
                     wrong.push(entry.file_name().to_string_lossy().into_owned());
                 }
             }
+            // Programs the rules here name that have no shim (the daemon adds them within
+            // seconds of loading the rules; a missing one means it is not running or cannot).
+            let missing: Vec<String> = paths::sources_for(cwd)
+                .ok()
+                .and_then(|s| safeshell_rules::RuleSet::load(&s).ok())
+                .map(|set| {
+                    let config = paths::safeshell_home()
+                        .and_then(|h| Config::load(&h.join(server::CONFIG_FILE)).ok())
+                        .unwrap_or_default();
+                    init::shim_names(&set, &config)
+                        .into_iter()
+                        .filter(|n| std::fs::symlink_metadata(dir.join(n)).is_err())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !missing.is_empty() && count > 0 {
+                out.push(Check::bad(
+                    "shims",
+                    format!(
+                        "{} programs the rules name have no shim: {}",
+                        missing.len(),
+                        missing.join(" ")
+                    ),
+                    "safeshell refresh (the daemon adds them by itself when it runs)",
+                ));
+            }
             if wrong.is_empty() && count > 0 {
                 out.push(Check::ok(
                     "shims",

@@ -135,6 +135,31 @@ pub fn sync_shims(dir: &Path, shim: &Path, wanted: &BTreeSet<String>) -> Result<
     Ok((added, removed))
 }
 
+/// Adds the shims `wanted` names that are missing, and points shims that link elsewhere at
+/// `shim`; never removes one (the daemon calls this whenever its rules change: a shim another
+/// loaded rule source still needs must not go). Returns the names added or fixed.
+pub fn add_shims(dir: &Path, shim: &Path, wanted: &BTreeSet<String>) -> Result<Vec<String>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new()); // not set up (`safeshell init` makes it)
+    }
+    let mut changed = Vec::new();
+    for name in wanted {
+        let link = dir.join(name);
+        match std::fs::read_link(&link) {
+            Ok(target) if target == shim => continue,
+            Ok(_) => std::fs::remove_file(&link)
+                .with_context(|| format!("cannot replace {}", link.display()))?,
+            Err(_) if std::fs::symlink_metadata(&link).is_ok() => std::fs::remove_file(&link)
+                .with_context(|| format!("cannot replace {}", link.display()))?,
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(shim, &link)
+            .with_context(|| format!("cannot create shim {}", link.display()))?;
+        changed.push(name.clone());
+    }
+    Ok(changed)
+}
+
 pub fn init(shell: Option<&str>) -> Result<u8> {
     let state = paths::safeshell_home().context("HOME is not set")?;
     if let Some(shell) = shell {

@@ -56,6 +56,9 @@ pub struct RulesCache {
     base: RwLock<Arc<RuleSet>>,
     per_repo: RwLock<HashMap<PathBuf, Arc<RuleSet>>>,
     lookups: Mutex<HashMap<PathBuf, (Option<PathBuf>, Instant)>>,
+    /// Bumped whenever a rule set is compiled (a reload, a repository seen for the first time),
+    /// so the shims can follow the rules.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Locks a mutex, recovering it if a panicking request poisoned it (the daemon must go on).
@@ -107,6 +110,7 @@ impl RulesCache {
             base: RwLock::new(Arc::new(base)),
             per_repo: RwLock::new(HashMap::new()),
             lookups: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(1),
         };
         (cache, errors)
     }
@@ -138,7 +142,32 @@ impl RulesCache {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(repo_file, set.clone());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         set
+    }
+
+    /// Every rule set in use: the base and one per repository seen.
+    pub fn all_sets(&self) -> Vec<Arc<RuleSet>> {
+        let mut sets = vec![
+            self.base
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        ];
+        sets.extend(
+            self.per_repo
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .values()
+                .cloned(),
+        );
+        sets
+    }
+
+    /// Changes whenever a rule set is compiled.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn repo_file(&self, cwd: &Path) -> Option<PathBuf> {
@@ -222,6 +251,10 @@ impl RulesCache {
                 }
                 changed_repos.push(path.clone());
             }
+        }
+        if global_changed || !changed_repos.is_empty() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if global_changed {
             let base = Arc::new(compile(global, None));

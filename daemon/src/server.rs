@@ -656,8 +656,36 @@ async fn serve(state_dir: &Path, socket: &Path, max_connections: u32) -> Result<
 }
 
 /// Watches the rule files and `config.toml`, reloading what changed.
+/// How often the shims are checked against the rules even when no rule set changed (a shim
+/// removed by hand, or by `safeshell refresh` run outside a repository whose rules need it).
+const SHIM_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Keeps the shims directory in step with every rule set in use: a program any loaded source
+/// names gets its shim as soon as that source is compiled. Never removes a shim.
+fn sync_shims(daemon: &Daemon) {
+    let Some(dir) = paths::safeshell_home().map(|h| h.join(crate::init::SHIMS_DIR)) else {
+        return;
+    };
+    let Ok(shim) = crate::init::shim_executable() else {
+        return;
+    };
+    let config = daemon.config();
+    let mut wanted = std::collections::BTreeSet::new();
+    for set in daemon.rules.all_sets() {
+        wanted.extend(crate::init::shim_names(&set, &config));
+    }
+    match crate::init::add_shims(&dir, &shim, &wanted) {
+        Ok(added) if !added.is_empty() => {
+            dlog!("safeshell daemon: shims added for {}", added.join(" "));
+        }
+        Ok(_) => {}
+        Err(e) => dlog!("safeshell daemon: cannot update the shims: {e:#}"),
+    }
+}
+
 async fn watch_files(daemon: Arc<Daemon>) {
     let mut shutdown = daemon.shutdown.clone();
+    let mut synced = (0u64, Instant::now() - SHIM_CHECK_INTERVAL);
     loop {
         let interval = Duration::from_millis(daemon.config().watch_interval_ms.max(50));
         tokio::select! {
@@ -689,6 +717,12 @@ async fn watch_files(daemon: Arc<Daemon>) {
                 file: e.file,
                 message: e.message,
             });
+        }
+        let generation = daemon.rules.generation();
+        if generation != synced.0 || synced.1.elapsed() >= SHIM_CHECK_INTERVAL {
+            synced = (generation, Instant::now());
+            let d = daemon.clone();
+            let _ = tokio::task::spawn_blocking(move || sync_shims(&d)).await;
         }
     }
 }
