@@ -180,7 +180,7 @@ fn codex_cursor_and_gemini_payloads_get_their_own_formats() {
 
 #[test]
 fn approvals_in_the_monitor_reach_the_agent_and_are_not_asked_again() {
-    let h = Harness::new(RULES);
+    let h = Harness::patient(RULES);
     let mut child = h
         .command(shim_exe())
         .args(["hook", "claude"])

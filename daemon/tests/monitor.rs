@@ -90,7 +90,7 @@ impl Tmux {
     }
 
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let screen = self.screen();
             if screen.contains(needle) {
@@ -139,6 +139,27 @@ fn agent_asks(h: &Harness, marker: &str) -> Child {
         .unwrap()
 }
 
+/// Presses `key` until the waiting command ends: on a loaded machine the request's row can be
+/// drawn a moment before the approval it belongs to can be selected, and a key pressed in that
+/// moment does nothing. A second press once it is decided has nothing to act on.
+fn press_until_decided(tmux: &Tmux, key: &str, mut child: Child) -> std::process::Output {
+    let deadline = Instant::now() + Duration::from_secs(50);
+    loop {
+        tmux.keys(key);
+        let pressed = Instant::now();
+        while pressed.elapsed() < Duration::from_secs(3) {
+            if child.try_wait().unwrap().is_some() {
+                return child.wait_with_output().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pressing {key} never decided the request"
+        );
+    }
+}
+
 macro_rules! require_tmux {
     () => {
         if !Tmux::available() {
@@ -151,21 +172,19 @@ macro_rules! require_tmux {
 #[test]
 fn pressing_1_runs_the_command_and_3_refuses_it() {
     require_tmux!();
-    let h = Harness::new(RULES);
+    let h = Harness::patient(RULES);
     let tmux = Tmux::start(&h, &[]);
 
     let child = agent_asks(&h, "approved");
     tmux.wait_for("tool ask touch=approved");
-    tmux.keys("1");
-    let out = child.wait_with_output().unwrap();
+    let out = press_until_decided(&tmux, "1", child);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(h.marker("approved"));
     assert!(text(&out.stderr).contains("the user approved"));
 
     let child = agent_asks(&h, "denied");
     tmux.wait_for("tool ask touch=denied");
-    tmux.keys("3");
-    let out = child.wait_with_output().unwrap();
+    let out = press_until_decided(&tmux, "3", child);
     assert_eq!(out.status.code(), Some(126));
     assert!(!h.marker("denied"), "a denied command ran");
     let err = text(&out.stderr);
@@ -213,7 +232,7 @@ fn an_unanswered_approval_times_out_as_a_denial() {
 #[test]
 fn a_monitor_inside_the_agent_cannot_approve() {
     require_tmux!();
-    let h = Harness::new(RULES);
+    let h = Harness::patient(RULES);
     // A monitor the agent started itself (it carries the agent's environment marker).
     let tmux = Tmux::start(&h, &[("CLAUDECODE", "1")]);
     let child = agent_asks(&h, "self");

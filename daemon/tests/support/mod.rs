@@ -62,6 +62,25 @@ impl Harness {
         h
     }
 
+    /// Like [`Harness::new`], for tests where a person resolves approvals: the approval timeout
+    /// is 60 s instead of 3 s, so a loaded machine cannot expire an approval before the test's
+    /// resolution arrives (tests that need an approval to expire keep the short one).
+    pub fn patient(global_rules: &str) -> Harness {
+        let mut h = Harness::without_daemon(global_rules);
+        let config = h.state.join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(
+            &config,
+            text.replace(
+                "approval_timeout_secs = 3\n",
+                "approval_timeout_secs = 60\n",
+            ),
+        )
+        .unwrap();
+        h.start_daemon();
+        h
+    }
+
     pub fn without_daemon(global_rules: &str) -> Harness {
         // Under the target directory, beside the build, rather than the system temp directory.
         let tmp = tempfile::Builder::new()
