@@ -57,6 +57,7 @@ impl Tmux {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", &h.home)
             .env("TERM", "xterm-256color")
+            .env("LANG", "C.UTF-8")
             .args([
                 "-L",
                 &socket,
@@ -139,6 +140,13 @@ fn agent_asks(h: &Harness, marker: &str) -> Child {
         .unwrap()
 }
 
+/// Waits until the monitor shows the pending approval selected (`▶ #ID`), so that keys act on
+/// it: the request's row in the log can be drawn before the approval is in the list.
+fn wait_selectable(tmux: &Tmux, h: &Harness) {
+    let id = h.wait_for_pending();
+    tmux.wait_for(&format!("▶ #{id}"));
+}
+
 /// Presses `key` until the waiting command ends: on a loaded machine the request's row can be
 /// drawn a moment before the approval it belongs to can be selected, and a key pressed in that
 /// moment does nothing. A second press once it is decided has nothing to act on.
@@ -176,14 +184,14 @@ fn pressing_1_runs_the_command_and_3_refuses_it() {
     let tmux = Tmux::start(&h, &[]);
 
     let child = agent_asks(&h, "approved");
-    tmux.wait_for("tool ask touch=approved");
+    wait_selectable(&tmux, &h);
     let out = press_until_decided(&tmux, "1", child);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(h.marker("approved"));
     assert!(text(&out.stderr).contains("the user approved"));
 
     let child = agent_asks(&h, "denied");
-    tmux.wait_for("tool ask touch=denied");
+    wait_selectable(&tmux, &h);
     let out = press_until_decided(&tmux, "3", child);
     assert_eq!(out.status.code(), Some(126));
     assert!(!h.marker("denied"), "a denied command ran");
@@ -195,7 +203,7 @@ fn pressing_1_runs_the_command_and_3_refuses_it() {
 
     // Deny with a typed reason: digits typed into the reason are text, not decisions.
     let child = agent_asks(&h, "reasoned");
-    tmux.wait_for("tool ask touch=reasoned");
+    wait_selectable(&tmux, &h);
     tmux.keys("r");
     tmux.keys("not 1 2 today");
     tmux.keys("Enter");
@@ -236,7 +244,7 @@ fn a_monitor_inside_the_agent_cannot_approve() {
     // A monitor the agent started itself (it carries the agent's environment marker).
     let tmux = Tmux::start(&h, &[("CLAUDECODE", "1")]);
     let child = agent_asks(&h, "self");
-    tmux.wait_for("tool ask touch=self");
+    wait_selectable(&tmux, &h);
     tmux.keys("1");
     tmux.wait_for("refused");
     assert_eq!(h.pending().len(), 1, "the approval must still be waiting");
