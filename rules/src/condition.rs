@@ -578,10 +578,6 @@ impl<'v> Bases<'v> {
 /// Programs that only read every positional argument but the last, which they write.
 const COPIERS: &[&str] = &["cp", "scp", "rsync", "install"];
 
-/// A cheap test, without allocating, that some word could name one of the patterns' paths: a
-/// word that names a path (in any spelling [`Bases::named_by`] accepts) contains the path's last
-/// component, unless it is relative to a working directory inside the path, or a wildcard.
-/// Most segments name nothing protected and stop here.
 /// Every named set, for the test shared by all rules ([`SegmentView::could_name_a_set`]).
 static ALL_SETS: std::sync::LazyLock<Vec<PathPattern>> = std::sync::LazyLock::new(|| {
     crate::facts::PATH_SETS
@@ -592,6 +588,10 @@ static ALL_SETS: std::sync::LazyLock<Vec<PathPattern>> = std::sync::LazyLock::ne
         .collect()
 });
 
+/// A cheap test, without allocating, that some word could name one of the patterns' paths: a
+/// word that names a path (in any spelling [`Bases::named_by`] accepts) contains the path's last
+/// component, unless it is relative to a working directory inside the path, or a wildcard.
+/// Most segments name nothing protected and stop here.
 fn could_name<'a, 'p>(
     patterns: &'p [PathPattern],
     mut words: impl Iterator<Item = &'a String>,
