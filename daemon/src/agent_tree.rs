@@ -9,8 +9,9 @@
 
 use crate::context;
 
-/// A process's environment as it started, as (name, value) pairs; empty when unreadable.
-fn environ(pid: u32) -> Vec<(String, String)> {
+/// A process's environment as it started (`/proc/<pid>/environ`; same user only), as (name,
+/// value) pairs; empty when unreadable.
+pub fn environ(pid: u32) -> Vec<(String, String)> {
     let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
     raw.split(|b| *b == 0)
         .filter_map(|kv| {

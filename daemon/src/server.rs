@@ -967,21 +967,10 @@ struct ClientFacts {
     branch: std::cell::OnceCell<Option<String>>,
 }
 
-/// A process's environment as it was when it started (`/proc/<pid>/environ`; same user only).
-fn process_environment(pid: u32) -> Vec<(String, String)> {
-    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    raw.split(|b| *b == 0)
-        .filter_map(|kv| {
-            let kv = String::from_utf8_lossy(kv);
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        })
-        .collect()
-}
-
 impl ClientFacts {
     fn proc_env(&self) -> &[(String, String)] {
-        self.proc_env.get_or_init(|| process_environment(self.pid))
+        self.proc_env
+            .get_or_init(|| crate::agent_tree::environ(self.pid))
     }
 }
 
@@ -1397,7 +1386,7 @@ impl Daemon {
     /// Whether a would-be approver is itself an agent: agent markers or `SAFESHELL_CONTEXT=ai` in
     /// its environment, or an agent program among its ancestors.
     fn resolver_is_agent(&self, pid: u32) -> Option<String> {
-        let vars = process_environment(pid);
+        let vars = crate::agent_tree::environ(pid);
         // `SAFESHELL_CONTEXT=ai` counts; a claim to be human does not (markers and ancestry decide).
         let claims_ai = vars
             .iter()

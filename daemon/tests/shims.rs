@@ -5,21 +5,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Harness, shim_exe, text, write_executable};
-
-fn eventually(what: &str, h: &Harness, limit: Duration, check: &dyn Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "never happened: {what}\n{}",
-            h.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn a_repository_rule_gets_its_shim_without_a_refresh_and_keeps_it() {
@@ -43,12 +31,9 @@ fn a_repository_rule_gets_its_shim_without_a_refresh_and_keeps_it() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    eventually(
-        "the daemon adds the shim",
-        &h,
-        Duration::from_secs(20),
-        &|| shim.exists(),
-    );
+    h.eventually("the daemon adds the shim", Duration::from_secs(20), &|| {
+        shim.exists()
+    });
     assert_eq!(std::fs::read_link(&shim).unwrap(), shim_exe());
     // Now the rule holds through the PATH shim, which is what the shim is for.
     let out = h
@@ -69,9 +54,8 @@ fn a_repository_rule_gets_its_shim_without_a_refresh_and_keeps_it() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!shim.exists(), "refresh outside the repository removed it");
-    eventually(
+    h.eventually(
         "the daemon restores the shim",
-        &h,
         Duration::from_secs(30),
         &|| shim.exists(),
     );

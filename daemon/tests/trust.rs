@@ -31,18 +31,6 @@ action = "deny"
 when = { positional = ["deploy"] }
 "#;
 
-fn eventually(what: &str, h: &Harness, check: &dyn Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(
-            Instant::now() < deadline,
-            "never happened: {what}\n{}",
-            h.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn write_repo_rules(h: &Harness, text: &str) {
     let dir = h.work.join(".safeshell");
     std::fs::create_dir_all(&dir).unwrap();
@@ -101,19 +89,25 @@ fn an_untrusted_repository_file_only_restricts_until_trusted() {
         "{}",
         text(&trust.stdout)
     );
-    eventually("the trusted redirect takes effect", &h, &|| {
-        h.command("tool").arg("status").output().unwrap();
-        h.marker("hijacked")
-    });
+    h.eventually(
+        "the trusted redirect takes effect",
+        Duration::from_secs(20),
+        &|| {
+            h.command("tool").arg("status").output().unwrap();
+            h.marker("hijacked")
+        },
+    );
     let list = text(&h.safeshell(&["trust", "--list"]).stdout);
     assert!(list.contains("(trusted)"), "{list}");
 
     // Any change to the file withdraws trust.
     std::fs::remove_file(h.markers().join("hijacked")).unwrap();
     write_repo_rules(&h, &format!("{REPO_RULES}\n# changed\n"));
-    eventually("a changed file is untrusted again", &h, &|| {
-        text(&h.safeshell(&["daemon", "status"]).stdout).contains("repo-hijack")
-    });
+    h.eventually(
+        "a changed file is untrusted again",
+        Duration::from_secs(20),
+        &|| text(&h.safeshell(&["daemon", "status"]).stdout).contains("repo-hijack"),
+    );
     h.command("tool").arg("status").output().unwrap();
     assert!(!h.marker("hijacked"));
     let list = text(&h.safeshell(&["trust", "--list"]).stdout);

@@ -81,6 +81,20 @@ impl Harness {
         h
     }
 
+    /// Polls `check` every 50 ms until it holds; fails the test with `what` and the daemon's
+    /// log after `limit`.
+    pub fn eventually(&self, what: &str, limit: Duration, check: &dyn Fn() -> bool) {
+        let deadline = Instant::now() + limit;
+        while !check() {
+            assert!(
+                Instant::now() < deadline,
+                "never happened: {what}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn without_daemon(global_rules: &str) -> Harness {
         // Under the target directory, beside the build, rather than the system temp directory.
         let tmp = tempfile::Builder::new()
