@@ -57,6 +57,24 @@ pub struct Config {
     pub containment_writable: Vec<String>,
     /// Extra paths contained commands may read, even among the protected secrets.
     pub containment_readable: Vec<String>,
+    /// When the Claude Code hook rewrites an allowed command to run contained (read by the hook
+    /// client itself): auto | always | off.
+    pub claude_hook_contain: ClaudeHookContain,
+}
+
+/// When the Claude Code hook rewrites the commands it allows to run under containment
+/// (`safeshell-shim contain -c …`), which changes the command Claude Code's own permission rules
+/// see. Never while the user's Claude Code settings hold `deny` or `ask` rules for Bash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaudeHookContain {
+    /// In `bypassPermissions` mode (Claude Code asks nothing), and for commands a person approved.
+    Auto,
+    /// In every mode but `plan`, answering "allow": SafeShell's decision replaces Claude Code's
+    /// prompt for the commands it allows.
+    Always,
+    /// Never.
+    Off,
 }
 
 /// Whose allowed commands run under kernel containment.
@@ -120,6 +138,7 @@ impl Default for Config {
             containment: Containment::Agents,
             containment_writable: Vec::new(),
             containment_readable: Vec::new(),
+            claude_hook_contain: ClaudeHookContain::Auto,
         }
     }
 }
@@ -289,6 +308,14 @@ pub fn template() -> String {
 # Extra places contained commands may write, and read (even among the secrets), e.g. "~/.config/gh".
 # containment_writable = []
 # containment_readable = []
+
+# The Claude Code hook can contain the commands it lets through by rewriting them to
+# `safeshell-shim contain -c '…'` (Claude Code then matches its own permission rules against that
+# text, so this never happens while its settings hold `deny` or `ask` rules for Bash).
+# "auto": in bypassPermissions mode, where Claude Code asks nothing, and for commands a person
+# approved in the monitor. "always": in every mode but plan, answering "allow", so SafeShell's
+# decision replaces Claude Code's prompt. "off": never (the SHELL wrapper still contains).
+# claude_hook_contain = "auto"
 "#
     )
 }

@@ -68,6 +68,11 @@ pub fn redirected(command: &str, instead: &str, reason: &str) -> String {
     format!("SafeShell: instead of `{command}`, running `{instead}`.\nReason: {reason}")
 }
 
+/// A redirect that a hook cannot carry out: the command was refused; run the safer one instead.
+pub fn run_instead(command: &str, instead: &str, reason: &str) -> String {
+    format!("SafeShell: `{command}` was not run. Run this instead: `{instead}`\nReason: {reason}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +86,8 @@ mod tests {
             denied_by_user("git push -f", Some("not today")),
             timed_out("git push -f", 300),
             daemon_stopped("git push -f"),
+            redirected("rm -r x", "trash x", "r"),
+            run_instead("rm -r x", "trash x", "r"),
         ];
         for (i, a) in texts.iter().enumerate() {
             for b in &texts[i + 1..] {

@@ -1604,6 +1604,13 @@ impl Daemon {
                 }
             }
             Action::Deny => agent_message = messages::blocked(&text, rule.as_deref(), &reason),
+            // Only Claude Code's hook can replace the command it was asked about; another
+            // agent's hook refuses it and names the command to run instead (a deny, audited so).
+            Action::Redirect if hook_cannot_rewrite(&req.surface) => {
+                action = Action::Deny;
+                agent_message =
+                    messages::run_instead(&text, redirect.as_deref().unwrap_or(""), &reason);
+            }
             Action::Redirect => {
                 agent_message =
                     messages::redirected(&text, redirect.as_deref().unwrap_or(""), &reason);
@@ -1756,7 +1763,7 @@ impl Daemon {
             Some((home, state))
                 if matches!(action, Action::Allow | Action::Redirect)
                     && detected.context == Context::Ai
-                    && matches!(req.surface, Surface::PathShim | Surface::ShellWrapper)
+                    && (runs_here(&req.surface) || !hook_cannot_rewrite(&req.surface))
                     && config.containment == crate::config::Containment::Agents =>
             {
                 Some(proto::Containment {
@@ -1768,7 +1775,9 @@ impl Daemon {
             }
             _ => None,
         };
-        let contained = contain.is_some();
+        // A hook's answer only offers containment (the Claude Code hook may rewrite the
+        // command to run under it, which the shim's later check records as contained).
+        let contained = contain.is_some() && runs_here(&req.surface);
         let decision = Decision {
             action: to_wire(action),
             rule: rule.clone(),
@@ -1826,9 +1835,21 @@ impl Daemon {
             reason,
             latency_us,
             client_pid,
+            contained,
         }));
         Ok(())
     }
+}
+
+/// Whether the client that asked runs the command itself (and so can contain it).
+fn runs_here(s: &Surface) -> bool {
+    matches!(s, Surface::PathShim | Surface::ShellWrapper)
+}
+
+/// Whether the surface is an agent hook whose answer cannot replace the command (every agent's
+/// but Claude Code's, whose hook answers with `updatedInput`).
+fn hook_cannot_rewrite(s: &Surface) -> bool {
+    matches!(s, Surface::AgentHook { agent } if agent != "claude")
 }
 
 fn surface_name(s: &Surface) -> String {

@@ -539,3 +539,118 @@ fn containment_off_in_config_is_obeyed_and_print_shows_the_profile() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Runs `safeshell-shim hook claude` on a Bash payload (in the work directory).
+fn claude_hook(h: &Harness, command: &str, mode: &str) -> serde_json::Value {
+    let payload = serde_json::json!({
+        "session_id": "s1",
+        "cwd": h.work,
+        "permission_mode": mode,
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": command, "description": "Look", "timeout": 60000},
+    });
+    let out = support::output_with_stdin(
+        h.command(support::shim_exe()).args(["hook", "claude"]),
+        payload.to_string().as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    if out.stdout.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The Claude Code hook rewrites an allowed command to run under `safeshell-shim contain` where
+/// that changes nothing Claude Code would ask (bypassPermissions mode, or `always`), and never
+/// while Claude Code's own settings hold Bash deny/ask rules the new text would slip past.
+#[test]
+fn claude_code_hook_rewrites_allowed_commands_to_run_contained() {
+    if !landlock_available() {
+        eprintln!("skipped: the kernel has no Landlock");
+        return;
+    }
+    let h = setup(&[]);
+    let read = "cd ~ && cat .ssh/marker_key";
+    let write = "cd ~ && echo x >> .bashrc";
+    for command in [read, write] {
+        let v = claude_hook(&h, command, "bypassPermissions");
+        let hso = &v["hookSpecificOutput"];
+        // Claude Code replaces the whole input: the other fields are kept.
+        assert_eq!(hso["updatedInput"]["description"], "Look", "{v}");
+        assert_eq!(hso["updatedInput"]["timeout"], 60000);
+        // In bypassPermissions mode Claude Code asks nothing anyway: no decision is forced.
+        assert!(hso.get("permissionDecision").is_none(), "{v}");
+        let rewritten = hso["updatedInput"]["command"].as_str().unwrap();
+        assert!(
+            rewritten.contains(" contain -c ") && rewritten.contains(command),
+            "{rewritten}"
+        );
+        // What Claude Code's Bash tool does with it: a shell beneath the agent runs it.
+        let out = h
+            .command("bash")
+            .args(["-c", rewritten])
+            .env("SAFESHELL_CONTEXT", "ai")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_ne!(out.status.code(), Some(126), "refused by the rules: {all}");
+        assert!(
+            !all.contains(MARKER),
+            "`{command}` showed the secret:\n{all}"
+        );
+        assert_untouched(&h, command);
+    }
+    // The shim's check of the rewritten command was covered by the hook's decision (nobody is
+    // asked twice) and ran contained.
+    let audit = h.audit();
+    let shim_checks: Vec<_> = audit
+        .iter()
+        .filter(|r| r["surface"] == "shell_wrapper")
+        .collect();
+    assert_eq!(shim_checks.len(), 2, "{audit:?}");
+    assert!(
+        shim_checks
+            .iter()
+            .all(|r| r["contained"] == true && r["decision"] == "allow" && r["token"] == true),
+        "{shim_checks:?}"
+    );
+
+    // Default mode: rewriting would change what Claude Code prompts for, so the hook does not.
+    assert_eq!(claude_hook(&h, read, "default"), serde_json::Value::Null);
+    // `claude_hook_contain = "always"`: rewritten in default mode too, answering "allow".
+    let config = h.state.join("config.toml");
+    let mut text_of_config = std::fs::read_to_string(&config).unwrap();
+    text_of_config.push_str("claude_hook_contain = \"always\"\n");
+    std::fs::write(&config, &text_of_config).unwrap();
+    let v = claude_hook(&h, read, "default");
+    assert_eq!(
+        v["hookSpecificOutput"]["permissionDecision"], "allow",
+        "{v}"
+    );
+    assert!(
+        v["hookSpecificOutput"]["updatedInput"]["command"]
+            .as_str()
+            .unwrap()
+            .contains(" contain -c ")
+    );
+    assert_eq!(claude_hook(&h, read, "plan"), serde_json::Value::Null);
+    // Claude Code's own Bash deny rules would be matched against the new text: no rewrite.
+    std::fs::create_dir_all(h.work.join(".claude")).unwrap();
+    std::fs::write(
+        h.work.join(".claude/settings.json"),
+        r#"{"permissions": {"deny": ["Bash(curl:*)"]}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        claude_hook(&h, read, "bypassPermissions"),
+        serde_json::Value::Null
+    );
+    // `off`: never.
+    std::fs::remove_file(h.work.join(".claude/settings.json")).unwrap();
+    std::fs::write(&config, text_of_config.replace("\"always\"", "\"off\"")).unwrap();
+    assert_eq!(
+        claude_hook(&h, read, "bypassPermissions"),
+        serde_json::Value::Null
+    );
+}

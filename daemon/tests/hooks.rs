@@ -16,6 +16,14 @@ commands = ["tool"]
 action = "require_approval"
 context = "ai"
 when = { positional = ["ask"] }
+
+[[rules]]
+name = "tool-redirect"
+commands = ["tool"]
+action = "redirect"
+redirect_to = "tool touch=redirected"
+context = "ai"
+when = { positional = ["unsafe"] }
 "#;
 
 fn fixture(name: &str, command: &str, cwd: &std::path::Path) -> String {
@@ -176,6 +184,84 @@ fn codex_cursor_and_gemini_payloads_get_their_own_formats() {
                 .is_some_and(|s| s.starts_with("hook:")))
             .all(|r| r["context"] == "ai")
     );
+}
+
+/// A redirect through Claude Code's hook replaces the command (`updatedInput`) and the safer one
+/// really runs; agents whose hooks cannot replace input are refused with the command to run
+/// instead, and the audit log says deny for them.
+#[test]
+fn redirects_run_through_claude_code_and_name_the_command_elsewhere() {
+    let h = Harness::new(RULES);
+    let out = run_hook(
+        &h,
+        "claude",
+        &fixture("claude-bash.json", "tool unsafe", &h.work),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = json_out(&out);
+    let hso = &v["hookSpecificOutput"];
+    assert_eq!(hso["hookEventName"], "PreToolUse");
+    // Claude Code replaces the whole input: the other fields are kept.
+    assert_eq!(hso["updatedInput"]["description"], "Run a command");
+    let command = hso["updatedInput"]["command"].as_str().unwrap();
+    assert!(command.ends_with("tool touch=redirected'") || command == "tool touch=redirected");
+    // Claude Code's own permission flow judges the new command as usual (default mode).
+    assert!(hso.get("permissionDecision").is_none(), "{v}");
+    for said in [&hso["additionalContext"], &v["systemMessage"]] {
+        let said = said.as_str().unwrap();
+        assert!(
+            said.contains("instead of `tool unsafe`") && said.contains("tool touch=redirected"),
+            "{said}"
+        );
+    }
+    // Claude Code runs the new command (its Bash tool: a shell, beneath the agent).
+    let ran = h
+        .command("bash")
+        .args(["-c", command])
+        .env("CLAUDECODE", "1")
+        .output()
+        .unwrap();
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert!(h.marker("redirected"));
+
+    for (agent, file) in [
+        ("codex", "codex-bash.json"),
+        ("cursor", "cursor-shell.json"),
+        ("gemini", "gemini-shell.json"),
+    ] {
+        let out = run_hook(&h, agent, &fixture(file, "tool unsafe", &h.work), &[]);
+        let v = json_out(&out);
+        let (decision, reason) = match agent {
+            "codex" => (
+                &v["hookSpecificOutput"]["permissionDecision"],
+                &v["hookSpecificOutput"]["permissionDecisionReason"],
+            ),
+            "cursor" => (&v["permission"], &v["agent_message"]),
+            _ => (&v["decision"], &v["reason"]),
+        };
+        assert_eq!(decision, "deny", "{agent}: {v}");
+        // (Codex sends `bash -lc '…'`: a redirect inside a shell string is refused as a whole.)
+        let instead = match agent {
+            "codex" => "run `tool touch=redirected` instead",
+            _ => "Run this instead: `tool touch=redirected`",
+        };
+        assert!(reason.as_str().unwrap().contains(instead), "{agent}: {v}");
+    }
+    let audit = h.audit();
+    let decided = |surface: &str| {
+        audit
+            .iter()
+            .filter(|r| {
+                r["surface"] == surface && r["command"].as_str().unwrap().contains("tool unsafe")
+            })
+            .map(|r| r["decision"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(decided("hook:claude"), ["redirect"]);
+    for agent in ["codex", "cursor", "gemini"] {
+        assert_eq!(decided(&format!("hook:{agent}")), ["deny"], "{agent}");
+    }
 }
 
 #[test]

@@ -70,6 +70,7 @@ fn decision_event(i: usize) -> ConnEvent {
             reason: "force-pushing rewrites the remote history of a shared branch".to_owned(),
             latency_us: 40 + (i % 200) as u32,
             client_pid: 4000 + (i % 50) as u32,
+            contained: false,
         }),
     })
 }

@@ -122,6 +122,8 @@ pub struct LogEntry {
     pub reason: Box<str>,
     /// Where the command was intercepted.
     pub surface: Option<Surface>,
+    /// Whether the command ran under kernel containment (Landlock).
+    pub contained: bool,
 }
 
 impl LogEntry {
@@ -142,6 +144,7 @@ impl LogEntry {
             rule: None,
             reason: "".into(),
             surface: None,
+            contained: false,
         }
     }
 
@@ -583,6 +586,7 @@ mod tests {
             rule: Some("some-rule".into()),
             reason: "because".into(),
             surface: Some(Surface::ShellWrapper),
+            contained: false,
         }
     }
 

@@ -822,6 +822,7 @@ impl State {
             rule: d.rule.as_deref().map(sanitized_box),
             reason: sanitized_box(&d.reason),
             surface: Some(d.surface.clone()),
+            contained: d.contained,
         });
         if time_ms >= self.now_ms.saturating_sub(RATE_WINDOW_MS) {
             self.recent_decisions.push_back(time_ms);
@@ -854,6 +855,7 @@ impl State {
             rule: shown.info.rule.as_deref().map(Into::into),
             reason: shown.info.reason.as_str().into(),
             surface: Some(shown.info.surface.clone()),
+            contained: false,
         });
         let live = p.deadline_ms.saturating_add(EXPIRED_GRACE_MS) > self.now_ms;
         if !settled && live && self.pending_by_id(p.approval_id).is_none() {
@@ -921,6 +923,7 @@ impl State {
                 .and_then(|p| p.rule.as_deref().map(Into::into)),
             reason: reason.as_deref().map_or_else(|| "".into(), sanitized_box),
             surface: requested.as_ref().map(|p| p.surface.clone()),
+            contained: false,
         });
         if self.pending_by_id(approval_id).is_some() {
             let index = self

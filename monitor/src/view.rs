@@ -164,6 +164,7 @@ pub fn entry_style(e: &LogEntry) -> Style {
 
 fn kind_label(e: &LogEntry) -> &'static str {
     match e.kind {
+        EntryKind::Decision(Action::Allow) if e.contained => "contained",
         EntryKind::Decision(Action::Allow) => "allow",
         EntryKind::Decision(Action::Deny) => "deny",
         EntryKind::Decision(Action::RequireApproval) => "approval",
@@ -1001,6 +1002,13 @@ pub fn detail_lines(state: &State, target: DetailTarget, w: usize) -> Vec<Line<'
             }
             if matches!(e.kind, EntryKind::Decision(_)) {
                 field("latency", text::latency(e.latency_us), &mut lines);
+            }
+            if e.contained {
+                field(
+                    "contained",
+                    "yes: ran under kernel containment (Landlock)".to_owned(),
+                    &mut lines,
+                );
             }
             if let Some(aid) = e.approval_id {
                 lines.push(Line::raw(""));

@@ -41,6 +41,13 @@ fn log_rows_show_fields_and_are_coloured_by_decision() {
             ContextHint::Ai,
         )),
     ));
+    s.apply(event(
+        5,
+        EventKind::Decision(safeshell_protocol::DecisionEvent {
+            contained: true,
+            ..decision("cargo test", Action::Allow, ContextHint::Ai)
+        }),
+    ));
     let buf = render(&mut s, 100, 30);
     let text = rows(&buf);
 
@@ -68,6 +75,11 @@ fn log_rows_show_fields_and_are_coloured_by_decision() {
     let (lx, ly) = find(&buf, "allow").unwrap();
     assert_eq!(ly, y);
     assert_eq!(buf[(lx, ly)].fg, Color::Green);
+    // A command that ran under kernel containment says so in the decision column.
+    let (_, contained_row) = row_with(&text, "cargo test");
+    assert!(contained_row.contains("contained"), "{contained_row}");
+    let (_, plain_row) = row_with(&text, "ls -la");
+    assert!(!plain_row.contains("contained"), "{plain_row}");
     // At 100 columns the working directory has a column too.
     assert!(deny_row.contains("/home/dev/webapp"), "{deny_row}");
 }

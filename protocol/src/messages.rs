@@ -479,6 +479,9 @@ pub struct DecisionEvent {
     pub latency_us: u32,
     /// The process id of the client that asked.
     pub client_pid: u32,
+    /// Whether the command runs under kernel containment (Landlock).
+    #[serde(default)]
+    pub contained: bool,
 }
 
 /// A command waiting for a person's approval.

@@ -98,6 +98,7 @@ fn all_event_kinds() -> Vec<EventKind> {
             reason: "no rule matched".to_owned(),
             latency_us: 87,
             client_pid: 1,
+            contained: false,
         }),
         EventKind::ApprovalPending(pending()),
         EventKind::ApprovalResolved {

@@ -848,7 +848,7 @@ impl Conditions {
                 .args
                 .iter()
                 .enumerate()
-                .filter(|&(i, a)| !source_of_copy(i, a))
+                .filter(|&(i, a)| !source_of_copy(i, a) && Some(i) != seg.parsed_code_arg)
                 .map(|(_, a)| a)
                 .chain(&seg.writes)
                 .any(|w| bases.named_by(w));

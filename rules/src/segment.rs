@@ -77,6 +77,10 @@ pub struct Segment {
     /// activating a virtual environment (`. .venv/bin/activate` sets `VIRTUAL_ENV`),
     /// `conda activate` (`CONDA_PREFIX`).
     pub env_set_before: Vec<String>,
+    /// The argument holding a shell script that was parsed into the segments after this one
+    /// (`bash -c '…'`): conditions about the paths a segment names leave it to those segments,
+    /// which know the programs that use them.
+    pub parsed_code_arg: Option<usize>,
 }
 
 impl Segment {
@@ -709,6 +713,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         after_cd: false,
         cwd_sub: None,
         env_set_before: Vec::new(),
+        parsed_code_arg: None,
     };
     if first.dynamic && project_program.is_none() {
         seg.unverifiable = Some("the program name is computed at run time".into());
@@ -749,6 +754,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
                 seg.unverifiable = Some(format!("`{program}` runs a script computed at run time"));
                 out.push(seg);
             } else {
+                seg.parsed_code_arg = rest.iter().position(|w| w.text == code.text);
                 out.push(seg);
                 expand_string(&code.text, ctx.depth + 1, &via, out);
             }

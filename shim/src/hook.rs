@@ -12,10 +12,11 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use safeshell_protocol::{ApprovalMode, CommandSpec, Surface};
+use safeshell_protocol::{Action, ApprovalMode, CommandSpec, Decision, Surface};
 use serde_json::Value;
 
 pub use crate::payload::{Agent, Answer, answer_for, parse_payload, render};
+use crate::payload::{HookContain, Rewrite, contain_decision, contained_command, updated_input};
 use crate::{client, locate, request};
 
 /// How approvals are handled for this agent: `$SAFESHELL_HOOK_APPROVAL`, else `<agent>_approval`
@@ -60,6 +61,99 @@ fn block(agent: Agent, message: &str) -> ExitCode {
     }
     eprintln!("{message}");
     ExitCode::from(2)
+}
+
+/// Claude Code's answer, which can replace the command: a redirect runs its safer command, and
+/// an allowed command runs contained (`safeshell-shim contain -c …`) where `claude_hook_contain`
+/// and the permission mode allow it (see [`contain_decision`]).
+fn claude_answer(d: &Decision, payload: &Value, command: &str) -> Answer {
+    let plain = answer_for(d);
+    let contain = |approved: bool| {
+        if d.contain.is_none() || command.contains('\0') {
+            return None;
+        }
+        let setting = HookContain::parse(locate::config_value("claude_hook_contain").as_deref());
+        let decision = contain_decision(
+            setting,
+            crate::payload::permission_mode(payload),
+            approved,
+            claude_has_bash_rules(payload),
+        )?;
+        let shim = std::env::current_exe().ok()?;
+        Some((decision, shim.to_string_lossy().into_owned()))
+    };
+    match d.action {
+        Action::Redirect => {
+            let target = match &d.redirect {
+                Some(CommandSpec::Shell(s)) => s.clone(),
+                Some(CommandSpec::Argv(a)) => a.join(" "),
+                None => return plain,
+            };
+            let run = match contain(false) {
+                Some((_, shim)) => contained_command(&shim, &target),
+                None => target,
+            };
+            // Claude Code's own permission flow judges the safer command as usual.
+            match updated_input(payload, &run) {
+                Some(input) => Answer::Rewrite(Rewrite {
+                    input,
+                    decision: None,
+                    user_message: d.agent_message.clone(),
+                    context: d.agent_message.clone(),
+                }),
+                None => plain,
+            }
+        }
+        Action::Allow => {
+            let approved = matches!(plain, Answer::Allow(_));
+            let Some((decision, shim)) = contain(approved) else {
+                return plain;
+            };
+            match updated_input(payload, &contained_command(&shim, command)) {
+                Some(input) => Answer::Rewrite(Rewrite {
+                    input,
+                    decision,
+                    user_message: match &plain {
+                        Answer::Allow(m) => m.clone(),
+                        _ => String::new(),
+                    },
+                    context: String::new(),
+                }),
+                None => plain,
+            }
+        }
+        Action::Deny | Action::RequireApproval => plain,
+    }
+}
+
+/// Whether the user's Claude Code settings (user, project, local, managed) hold `deny` or `ask`
+/// rules for Bash: Claude Code matches them against the command the hook returns, so a
+/// rewritten command would slip past them. Then the hook does not rewrite.
+fn claude_has_bash_rules(payload: &Value) -> bool {
+    let mut files = vec![std::path::PathBuf::from(
+        "/etc/claude-code/managed-settings.json",
+    )];
+    let config_dir = std::env::var_os("CLAUDE_CONFIG_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".claude")));
+    if let Some(dir) = config_dir {
+        files.push(dir.join("settings.json"));
+        files.push(dir.join("settings.local.json"));
+    }
+    let project = std::env::var_os("CLAUDE_PROJECT_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| payload.get("cwd").and_then(Value::as_str).map(Into::into));
+    if let Some(dir) = project {
+        files.push(dir.join(".claude/settings.json"));
+        files.push(dir.join(".claude/settings.local.json"));
+    }
+    files.iter().any(|f| {
+        std::fs::read(f).is_ok_and(|bytes| match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) => crate::payload::has_bash_deny_or_ask(&v),
+            // A settings file we cannot read as JSON may hold such rules: do not rewrite.
+            Err(_) => true,
+        })
+    })
 }
 
 /// Entry point of `safeshell-shim hook <agent>`.
@@ -114,7 +208,7 @@ pub fn run(agent_name: Option<String>) -> ExitCode {
         }
     };
     let mut req = request(
-        CommandSpec::Shell(command),
+        CommandSpec::Shell(command.clone()),
         Surface::AgentHook {
             agent: agent.name().into(),
         },
@@ -123,6 +217,7 @@ pub fn run(agent_name: Option<String>) -> ExitCode {
     req.approval = approval_mode(agent);
     req.approval_timeout_secs = Some(hook_timeout());
     match client::ask(&req) {
+        Ok(d) if agent == Agent::Claude => emit(agent, &claude_answer(&d, &payload, &command)),
         Ok(d) => emit(agent, &answer_for(&d)),
         Err(client::AskError::Unavailable(e)) => match locate::fail_mode() {
             locate::FailMode::Deny(setting) => emit(
@@ -181,6 +276,66 @@ mod tests {
         );
         assert!(parse_payload(Agent::Claude, &json!([1])).is_err());
         assert!(parse_payload(Agent::Claude, &json!({"tool_name": "Bash"})).is_err());
+    }
+
+    #[test]
+    fn containment_rewrites_only_where_claude_code_asks_nothing_more() {
+        use crate::payload::{HookContain::*, contain_decision, has_bash_deny_or_ask};
+        let bypass = Some("bypassPermissions");
+        assert_eq!(contain_decision(Auto, bypass, false, false), Some(None));
+        assert_eq!(contain_decision(Auto, Some("default"), false, false), None);
+        assert_eq!(contain_decision(Auto, None, false, false), None);
+        assert_eq!(
+            contain_decision(Auto, Some("default"), true, false),
+            Some(Some("allow"))
+        );
+        assert_eq!(
+            contain_decision(Always, Some("acceptEdits"), false, false),
+            Some(Some("allow"))
+        );
+        assert_eq!(contain_decision(Always, Some("plan"), false, false), None);
+        assert_eq!(contain_decision(Off, bypass, true, false), None);
+        assert_eq!(contain_decision(Always, bypass, true, true), None);
+        assert!(has_bash_deny_or_ask(
+            &json!({"permissions": {"ask": ["Read(./x)", " Bash(git push:*)"]}})
+        ));
+        assert!(has_bash_deny_or_ask(
+            &json!({"permissions": {"deny": ["Bash"]}})
+        ));
+        assert!(!has_bash_deny_or_ask(
+            &json!({"permissions": {"allow": ["Bash(ls:*)"], "deny": ["Read(.env)"]}})
+        ));
+        assert!(!has_bash_deny_or_ask(&json!({"hooks": {}})));
+    }
+
+    #[test]
+    fn rewrites_quote_and_keep_the_other_fields() {
+        let payload =
+            json!({"tool_input": {"command": "x", "timeout": 5, "run_in_background": true}});
+        let command = contained_command("/opt/s s/safeshell-shim", "echo 'a b'");
+        assert_eq!(
+            command,
+            r#"'/opt/s s/safeshell-shim' contain -c 'echo '\''a b'\'''"#
+        );
+        let input = updated_input(&payload, &command).unwrap();
+        assert_eq!(input["timeout"], 5);
+        assert_eq!(input["run_in_background"], true);
+        assert_eq!(input["command"], command.as_str());
+        let answer = Answer::Rewrite(Rewrite {
+            input,
+            decision: None,
+            user_message: String::new(),
+            context: "note".into(),
+        });
+        let v = render(Agent::Claude, &answer).unwrap();
+        assert!(v["hookSpecificOutput"].get("permissionDecision").is_none());
+        assert_eq!(v["hookSpecificOutput"]["additionalContext"], "note");
+        assert!(v.get("systemMessage").is_none());
+        // No other agent's answer can carry a rewrite: it refuses.
+        assert_eq!(
+            render(Agent::Cursor, &answer).unwrap()["permission"],
+            "deny"
+        );
     }
 
     #[test]

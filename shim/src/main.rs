@@ -69,6 +69,19 @@ fn own_command(args: &[OsString]) -> ExitCode {
             }
         }
         Some(b"hook") => hook::run(rest.get(1).map(|a| a.to_string_lossy().into_owned())),
+        Some(b"contain") => {
+            // `safeshell-shim contain -c 'COMMAND'`: what the Claude Code hook runs an allowed
+            // command as. The same check as the SHELL wrapper's (an agent hook's decision covers
+            // it), then the real shell, contained as the daemon says; PATH is left alone.
+            let inner: Vec<OsString> = std::iter::once(args[0].clone())
+                .chain(rest[1..].iter().cloned())
+                .collect();
+            if command_string(&inner).is_none() {
+                eprintln!("usage: safeshell-shim contain -c 'COMMAND' [NAME ARGS…]");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            shell_wrapper(&inner, false)
+        }
         Some(b"--help" | b"-h") => {
             println!(
                 "safeshell-shim: SafeShell's PATH shim and SHELL wrapper\n\n\
@@ -77,12 +90,15 @@ fn own_command(args: &[OsString]) -> ExitCode {
                  SHELL=/path/to/safeshell-shim for an agent) it checks the whole command string, then runs\n\
                  it with the real shell (config `shell`, default /bin/bash). Other invocations go straight\n\
                  to the real shell.\n\n\
-                 safeshell-shim check PROGRAM [ARGS…]   decide only; exit 0 if allowed, 126 if not\n\n\
+                 safeshell-shim check PROGRAM [ARGS…]   decide only; exit 0 if allowed, 126 if not\n\
+                 safeshell-shim contain -c 'COMMAND'    check, then run it with the real shell under the\n\
+                 \x20                                      kernel containment the daemon asks for (what the\n\
+                 \x20                                      Claude Code hook rewrites allowed commands to)\n\n\
                  Exit 126: refused by SafeShell; 127: real program not found. See `safeshell --help`."
             );
             ExitCode::SUCCESS
         }
-        _ => shell_wrapper(args),
+        _ => shell_wrapper(args, true),
     }
 }
 
@@ -314,7 +330,9 @@ fn command_string(args: &[OsString]) -> Option<String> {
     }
 }
 
-fn shell_wrapper(args: &[OsString]) -> ExitCode {
+/// Decides a `-c` command string, then runs the real shell (with the shims first on `PATH` when
+/// `shims_first`).
+fn shell_wrapper(args: &[OsString], shims_first: bool) -> ExitCode {
     let shell = locate::real_shell();
     let mut token = None;
     if let Some(command) = command_string(args) {
@@ -333,7 +351,7 @@ fn shell_wrapper(args: &[OsString]) -> ExitCode {
         cmd.arg0(login);
     }
     cmd.args(&args[1..]);
-    if let Some(path) = locate::path_with_shims_first() {
+    if shims_first && let Some(path) = locate::path_with_shims_first() {
         cmd.env("PATH", path);
     }
     if let Some(t) = token {

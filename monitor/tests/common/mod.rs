@@ -51,6 +51,7 @@ pub fn decision(command: &str, action: Action, context: ContextHint) -> Decision
         reason: format!("because {}", action.as_str()),
         latency_us: 87,
         client_pid: 4242,
+        contained: false,
     }
 }
 
