@@ -57,6 +57,8 @@ pub struct Config {
     pub containment_writable: Vec<String>,
     /// Extra paths contained commands may read, even among the protected secrets.
     pub containment_readable: Vec<String>,
+    /// Whether contained commands may listen on TCP ports (bind); false refuses every bind.
+    pub containment_listen: bool,
     /// When the Claude Code hook rewrites an allowed command to run contained (read by the hook
     /// client itself): auto | always | off.
     pub claude_hook_contain: ClaudeHookContain,
@@ -138,6 +140,7 @@ impl Default for Config {
             containment: Containment::Agents,
             containment_writable: Vec::new(),
             containment_readable: Vec::new(),
+            containment_listen: true,
             claude_hook_contain: ClaudeHookContain::Auto,
         }
     }
@@ -192,6 +195,7 @@ pub const LIVE_SETTINGS: &[&str] = &[
     "containment",
     "containment_writable",
     "containment_readable",
+    "containment_listen",
 ];
 
 /// The names of the settings whose values differ.
@@ -308,6 +312,9 @@ pub fn template() -> String {
 # Extra places contained commands may write, and read (even among the secrets), e.g. "~/.config/gh".
 # containment_writable = []
 # containment_readable = []
+# false: contained commands may not listen on TCP ports (no dev servers, no bind shells; every TCP
+# bind is refused; Landlock ABI 4, Linux 6.7, and later).
+# containment_listen = true
 
 # The Claude Code hook can contain the commands it lets through by rewriting them to
 # `safeshell-shim contain -c '…'` (Claude Code then matches its own permission rules against that

@@ -34,13 +34,14 @@ pub fn print(dir: Option<PathBuf>) -> Result<u8> {
     if config.containment == Containment::Off {
         println!("containment = \"off\" in config.toml: agents' commands run uncontained");
     }
-    let p = profile::build(&profile::Inputs {
+    let mut p = profile::build(&profile::Inputs {
         home: &home,
         state_dir: &state,
         cwd: &cwd,
         writable: &config.containment_writable,
         readable: &config.containment_readable,
     });
+    p.no_listen = !config.containment_listen;
     println!("profile for a command run in {}:", cwd.display());
     print!("{}", profile::describe(&p));
     Ok(0)
@@ -194,8 +195,8 @@ pub fn ruleset_for(
         return None;
     }
     let key = format!(
-        "{cwd}\0{}\0{}\0{:?}\0{:?}",
-        c.home, c.state_dir, c.writable, c.readable
+        "{cwd}\0{}\0{}\0{:?}\0{:?}\0{}",
+        c.home, c.state_dir, c.writable, c.readable, c.no_listen
     );
     let now = std::time::Instant::now();
     {
@@ -208,13 +209,14 @@ pub fn ruleset_for(
         }
     }
     let abi = contain::abi().ok()?;
-    let profile = profile::build(&profile::Inputs {
+    let mut profile = profile::build(&profile::Inputs {
         home: std::path::Path::new(&c.home),
         state_dir: std::path::Path::new(&c.state_dir),
         cwd: std::path::Path::new(cwd),
         writable: &c.writable,
         readable: &c.readable,
     });
+    profile.no_listen = c.no_listen;
     let fd = std::sync::Arc::new(contain::ruleset(&profile, abi).ok()?);
     let mut cache = RULESETS.lock().ok()?;
     let cache = cache.get_or_insert_with(Default::default);

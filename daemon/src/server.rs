@@ -1771,6 +1771,7 @@ impl Daemon {
                     state_dir: state.clone(),
                     writable: config.containment_writable.clone(),
                     readable: config.containment_readable.clone(),
+                    no_listen: !config.containment_listen,
                 })
             }
             _ => None,

@@ -654,3 +654,62 @@ fn claude_code_hook_rewrites_allowed_commands_to_run_contained() {
         serde_json::Value::Null
     );
 }
+
+/// `containment_listen = false`: a contained command cannot bind a TCP port (no dev servers, no
+/// bind shells); by default it can.
+#[test]
+fn listening_is_refused_when_the_config_says_so() {
+    if !landlock_available() {
+        eprintln!("skipped: the kernel has no Landlock");
+        return;
+    }
+    let h = setup(&[]);
+    let listen = "python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(); print(\"LISTENING\")'";
+    let out = agent_sh(&h, listen, &[]);
+    assert!(
+        text(&out.stdout).contains("LISTENING"),
+        "by default a contained command may listen: {}",
+        text(&out.stderr)
+    );
+    let shown = text(&h.safeshell(&["contain", "--print"]).stdout);
+    let abi: u32 = shown
+        .split("Landlock ABI ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    if abi < 4 {
+        eprintln!("skipped the rest: Landlock ABI {abi} has no network rights");
+        return;
+    }
+    let config = std::fs::read_to_string(h.state.join("config.toml")).unwrap();
+    std::fs::write(
+        h.state.join("config.toml"),
+        format!("{config}containment_listen = false\n"),
+    )
+    .unwrap();
+    h.eventually(
+        "the daemon applies containment_listen",
+        std::time::Duration::from_secs(10),
+        &|| {
+            let out = agent_sh(&h, listen, &[]);
+            !text(&out.stdout).contains("LISTENING")
+                && text(&out.stderr).contains("PermissionError")
+        },
+    );
+    assert!(
+        text(&h.safeshell(&["contain", "--print"]).stdout).contains("binding TCP ports is refused")
+    );
+    // Outgoing connections are not binds: still possible (a listener outside the containment).
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let connect = format!(
+        "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port})); print(\"CONNECTED\")'"
+    );
+    let out = agent_sh(&h, &connect, &[]);
+    assert!(
+        text(&out.stdout).contains("CONNECTED"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -316,6 +316,10 @@ pub struct Containment {
     pub writable: Vec<String>,
     /// Extra readable paths, even among the protected secrets (`containment_readable`).
     pub readable: Vec<String>,
+    /// No TCP listening: binding a TCP port is refused (`containment_listen = false`; Landlock
+    /// ABI 4 and later).
+    #[serde(default)]
+    pub no_listen: bool,
 }
 
 /// A person's answer to a pending approval.

@@ -213,6 +213,7 @@ fn all_responses() -> Vec<Response> {
                 state_dir: "/home/u/.safeshell".to_owned(),
                 writable: strings(&["~/scratch"]),
                 readable: strings(&["~/.config/gh"]),
+                no_listen: true,
             }),
         }));
     }

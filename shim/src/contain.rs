@@ -60,6 +60,8 @@ const TRUNCATE: u64 = 1 << 14;
 /// ABI 5: `ioctl` on character and block devices.
 const IOCTL_DEV: u64 = 1 << 15;
 
+/// ABI 4: bind a TCP socket to a local port.
+const NET_BIND_TCP: u64 = 1 << 0;
 const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
 const SCOPE_SIGNAL: u64 = 1 << 1;
 
@@ -319,7 +321,12 @@ pub fn apply(profile: &Profile, abi: u32) -> Result<(), Error> {
 pub fn ruleset(profile: &Profile, abi: u32) -> Result<OwnedFd, Error> {
     let attr = sys::RulesetAttr {
         handled_access_fs: handled_fs(abi),
-        handled_access_net: 0,
+        // Handled and never granted: every TCP bind is refused.
+        handled_access_net: if profile.no_listen && abi >= 4 {
+            NET_BIND_TCP
+        } else {
+            0
+        },
         scoped: scoped(abi),
     };
     // SAFETY: a pointer to a live, initialised struct and its size.

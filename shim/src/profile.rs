@@ -120,6 +120,9 @@ pub struct Profile {
     pub protected: Vec<PathBuf>,
     /// What was left out and why, for `--print`.
     pub notes: Vec<String>,
+    /// Refuse binding TCP ports (no listeners; set from `Containment::no_listen`, not by
+    /// [`build`]).
+    pub no_listen: bool,
 }
 
 /// What a profile is built from. `home` and `state_dir` come from the daemon (never from the
@@ -406,6 +409,11 @@ pub fn describe(profile: &Profile) -> String {
             r.path.display(),
             r.why
         ));
+    }
+    if profile.no_listen {
+        out.push_str(
+            "network: binding TCP ports is refused (containment_listen = false; Landlock ABI 4+)\n",
+        );
     }
     for n in &profile.notes {
         out.push_str(&format!("note: {n}\n"));
