@@ -455,6 +455,46 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
             Stdin::File(w) => vec![w.text.clone()],
             _ => Vec::new(),
         };
+        // Assignments (prefixes, or `export`/`declare`/`local`… arguments) to variables whose
+        // value other programs run as code.
+        let declared = words
+            .first()
+            .is_some_and(|w| DECLARERS.contains(&w.text.as_str()));
+        let assigned = cmd.assignments.iter().map(String::as_str).chain(
+            words
+                .iter()
+                .skip(1)
+                .filter(|_| declared)
+                .filter(|w| !w.text.starts_with('-'))
+                .map(|w| w.text.as_str()),
+        );
+        for assignment in assigned {
+            match assignment_code(assignment) {
+                AssignedCode::None => {}
+                AssignedCode::Code(name, code) => {
+                    out.push(Segment {
+                        program: String::new(),
+                        invoked_as: format!("{name}="),
+                        via: via.to_vec(),
+                        depth,
+                        span: ctx.span,
+                        ..Segment::default()
+                    });
+                    let mut inner_via = via.to_vec();
+                    inner_via.push(format!("{name}="));
+                    expand_string(code, depth + 1, &inner_via, out);
+                }
+                AssignedCode::Unverifiable(why) => out.push(Segment {
+                    program: String::new(),
+                    invoked_as: assignment.split('=').next().unwrap_or("").to_owned(),
+                    via: via.to_vec(),
+                    depth,
+                    span: ctx.span,
+                    unverifiable: Some(why),
+                    ..Segment::default()
+                }),
+            }
+        }
         if words.is_empty() && !reads_from.is_empty() {
             // `$(< file)` is bash's shorthand for `$(cat file)`: judge it as that.
             out.push(Segment {
@@ -510,6 +550,75 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
                 expand_string(&body, depth + 1, &inner_via, out);
             }
         }
+    }
+}
+
+/// Builtins whose arguments may be assignments.
+const DECLARERS: &[&str] = &["export", "declare", "typeset", "local", "readonly"];
+
+/// Environment variables whose value a program runs as a shell command.
+const CODE_VARIABLES: &[&str] = &[
+    "GIT_SSH_COMMAND",
+    "GIT_SSH",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PAGER",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "PAGER",
+    "MANPAGER",
+    "EDITOR",
+    "VISUAL",
+    "FCEDIT",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "BROWSER",
+    "PROMPT_COMMAND",
+    "RSYNC_RSH",
+];
+
+/// What an assignment hands to code that runs later.
+enum AssignedCode<'a> {
+    /// Nothing of note.
+    None,
+    /// A variable whose value a program runs as a shell command: the name and the code.
+    Code(&'a str, &'a str),
+    /// Something that cannot be followed statically; says why.
+    Unverifiable(String),
+}
+
+fn assignment_code(assignment: &str) -> AssignedCode<'_> {
+    let Some((name, value)) = assignment.split_once('=') else {
+        return AssignedCode::None;
+    };
+    let name = name.trim_end_matches('+');
+    if subscript_with_substitution(value) || subscript_with_substitution(name) {
+        return AssignedCode::Unverifiable(
+            "an array subscript holds a command substitution, which bash runs when the value is \
+             evaluated as arithmetic"
+                .into(),
+        );
+    }
+    match name {
+        "BASH_ENV" | "ENV" if !value.is_empty() && value != "/dev/null" => {
+            AssignedCode::Unverifiable(format!(
+                "`{name}` names a script that every shell started from here runs first"
+            ))
+        }
+        "LD_PRELOAD" | "LD_AUDIT" if !value.is_empty() => AssignedCode::Unverifiable(format!(
+            "`{name}` loads a shared object into every program started from here"
+        )),
+        "PS0" | "PS1" | "PS2" | "PS4" if value.contains("$(") || value.contains('`') => {
+            AssignedCode::Unverifiable(format!(
+                "`{name}` holds a command substitution that prompt expansion runs"
+            ))
+        }
+        _ if CODE_VARIABLES.contains(&name) && !value.is_empty() => {
+            AssignedCode::Code(name, value.trim_start_matches('|'))
+        }
+        _ => AssignedCode::None,
     }
 }
 
@@ -777,7 +886,84 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         out.push(seg);
         return;
     }
+    if let Some(why) = words.iter().find_map(|w| hidden_code_in_word(w)) {
+        seg.unverifiable = Some(why);
+        out.push(seg);
+        return;
+    }
     match program.as_str() {
+        // Bash builtins that run a string as code later (a trap, a callback, a completion
+        // command, an alias body): the string is parsed now, as if it ran here.
+        "trap" => {
+            let action = rest
+                .iter()
+                .position(|w| !w.text.starts_with('-') || w.text == "-")
+                .filter(|&i| rest.len() > i + 1 || rest[i].dynamic);
+            match action.map(|i| &rest[i]) {
+                Some(code) if code.text != "-" && !code.text.is_empty() => {
+                    push_with_code(seg, code, ctx, &via, out);
+                }
+                _ => out.push(seg),
+            }
+        }
+        "mapfile" | "readarray" | "compgen" | "complete" => match option_value(rest, "-C") {
+            Some(code) => push_with_code(seg, code, ctx, &via, out),
+            None => out.push(seg),
+        },
+        "alias" => {
+            let bodies: Vec<&Word> = rest.iter().filter(|w| w.text.contains('=')).collect();
+            out.push(seg);
+            for body in bodies {
+                let code = Word {
+                    text: body
+                        .text
+                        .split_once('=')
+                        .map(|(_, v)| v.to_owned())
+                        .unwrap_or_default(),
+                    ..body.clone()
+                };
+                if code.dynamic {
+                    out.last_mut().expect("pushed").unverifiable =
+                        Some("`alias` defines a command computed at run time".into());
+                } else {
+                    expand_string(&code.text, ctx.depth + 1, &via, out);
+                }
+            }
+        }
+        "enable"
+            if rest
+                .iter()
+                .any(|w| w.text.starts_with('-') && w.text.contains('f')) =>
+        {
+            seg.unverifiable = Some("`enable -f` loads a shared object into bash".into());
+            out.push(seg);
+        }
+        "hash"
+            if rest
+                .iter()
+                .any(|w| w.text.starts_with('-') && w.text.contains('p')) =>
+        {
+            seg.unverifiable = Some("`hash -p` makes a command name run another program".into());
+            out.push(seg);
+        }
+        "fc" if !rest
+            .iter()
+            .any(|w| w.text.starts_with('-') && w.text.contains('l')) =>
+        {
+            seg.unverifiable = Some("`fc` runs commands from the shell's history".into());
+            out.push(seg);
+        }
+        "coproc" => {
+            // `coproc cmd args` runs the command; `coproc NAME { …; }` is parsed as words.
+            out.push(seg);
+            let start = usize::from(rest.len() > 1 && rest[1].text == "{");
+            let inner: Vec<Word> = rest[start..]
+                .iter()
+                .filter(|w| w.text != "{" && w.text != "}")
+                .cloned()
+                .collect();
+            expand_words(&inner, &[], &inner_ctx, out);
+        }
         "eval" => {
             if let [only] = rest
                 && is_well_known_setup(&only.text)
@@ -857,6 +1043,62 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
             out.push(seg);
         }
     }
+}
+
+/// Pushes `seg` and then the segments of the shell code in `code`, or marks `seg` unverifiable
+/// when the code is computed at run time.
+fn push_with_code(mut seg: Segment, code: &Word, ctx: &Ctx<'_>, via: &[String], out: &mut Out) {
+    if code.dynamic {
+        seg.unverifiable = Some(format!(
+            "`{}` runs a string computed at run time as code",
+            seg.program
+        ));
+        out.push(seg);
+    } else {
+        out.push(seg);
+        expand_string(&code.text, ctx.depth + 1, via, out);
+    }
+}
+
+/// The value of option `name` (`-C value` or `-Cvalue`) among the words.
+fn option_value<'w>(words: &'w [Word], name: &str) -> Option<&'w Word> {
+    let i = words
+        .iter()
+        .position(|w| w.text == name || (w.text.starts_with(name) && w.text.len() > name.len()))?;
+    if words[i].text == name {
+        words.get(i + 1)
+    } else {
+        None
+    }
+}
+
+/// Why a word hides code that bash runs when the word's value is used later, if it does: an
+/// array subscript holding a command substitution (`'a[$(cmd)]'`: any arithmetic evaluation of
+/// the value runs it), or prompt expansion (`${x@P}` runs the substitutions in `x`).
+fn hidden_code_in_word(w: &Word) -> Option<String> {
+    if w.dynamic && w.text.contains("@P}") {
+        return Some(
+            "prompt expansion (`${…@P}`) runs the command substitutions in a value".into(),
+        );
+    }
+    (!w.dynamic && subscript_with_substitution(&w.text)).then(|| {
+        "an array subscript holds a command substitution, which bash runs when the value is \
+         evaluated as arithmetic"
+            .into()
+    })
+}
+
+/// Whether `text` holds `[…$(…)…]` or ``[…`…`…]``.
+pub(crate) fn subscript_with_substitution(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        rest = &rest[open + 1..];
+        let inner = &rest[..rest.find(']').unwrap_or(rest.len())];
+        if inner.contains("$(") || inner.contains('`') {
+            return true;
+        }
+    }
+    false
 }
 
 /// The `-c` string of a shell (`-c`, `-lc`, `-ic`, `--login -c`) or of `su -c`.

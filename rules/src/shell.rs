@@ -26,6 +26,28 @@ pub const MAX_NESTING: usize = 64;
 /// is unverifiable.
 pub const MAX_GROUP_WRITES: usize = 4096;
 
+/// The length of a `{name}` descriptor-variable prefix of a redirection at the start of `s`.
+fn named_fd_prefix(s: &str) -> Option<usize> {
+    let inner = s.strip_prefix('{')?;
+    let end = inner.find('}')?;
+    let name = &inner[..end];
+    let valid = name
+        .bytes()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let after = &inner[end + 1..];
+    (valid && (after.starts_with('>') || after.starts_with('<'))).then_some(end + 2)
+}
+
+/// A redirection operator without its descriptor (`2>` → `>`, `{fd}>>` → `>>`).
+fn bare_operator(op: &str) -> &str {
+    match named_fd_prefix(op) {
+        Some(n) => &op[n..],
+        None => op.trim_start_matches(|c: char| c.is_ascii_digit()),
+    }
+}
+
 /// One word of a simple command, after quote removal.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Word {
@@ -532,7 +554,7 @@ impl<'a> Parser<'a> {
         };
         let first_new = self.out.len();
         match self.peek() {
-            Some('(') if self.peek_at(1) == Some('(') => {
+            Some('(') if self.peek_at(1) == Some('(') && self.dparen_is_arithmetic() => {
                 self.skip_arithmetic_command();
             }
             Some('(') => {
@@ -617,6 +639,27 @@ impl<'a> Parser<'a> {
         self.parse_command(upstream);
         self.function = saved;
         self.leave();
+    }
+
+    /// Whether the `((` at the current position is arithmetic, as bash decides it: only when the
+    /// parentheses close with `))`. `((cmd) )` closes the inner level alone, so bash runs it as
+    /// a subshell in a subshell (and `$((cmd) )` as a command substitution of a subshell).
+    fn dparen_is_arithmetic(&self) -> bool {
+        let rest = &self.rest().as_bytes()[2..];
+        let mut depth = 1usize;
+        let mut i = 0;
+        while i < rest.len() {
+            match rest[i] {
+                b'(' => depth += 1,
+                b')' if depth == 1 => return rest.get(i + 1) == Some(&b')'),
+                b')' => depth -= 1,
+                b'\\' => i += 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        // Unterminated: bash refuses it; keep the old reading (arithmetic, incomplete).
+        true
     }
 
     fn skip_arithmetic_command(&mut self) {
@@ -783,7 +826,7 @@ impl<'a> Parser<'a> {
             self.pos += op.len();
             self.skip_blanks();
             let target = self.read_word();
-            let op = op.trim_start_matches(|c: char| c.is_ascii_digit());
+            let op = bare_operator(op);
             let dup = op == ">&" && target.text.chars().all(|c| c.is_ascii_digit() || c == '-');
             if op.contains('>') && !dup {
                 targets.push(target);
@@ -810,7 +853,12 @@ impl<'a> Parser<'a> {
     /// Returns the redirection operator at the current position (with any fd number), if any.
     fn redirect_operator(&self) -> Option<&'a str> {
         let rest = self.rest();
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        // `{name}>file`: bash opens the file on a new descriptor and stores its number in
+        // `name`; the `{name}` is part of the redirection, not a word.
+        let digits = match named_fd_prefix(rest) {
+            Some(n) => n,
+            None => rest.bytes().take_while(u8::is_ascii_digit).count(),
+        };
         let after = &rest[digits..];
         const OPS: &[&str] = &[
             "&>>", "<<<", "<<-", "&>", ">>", ">&", "<&", ">|", "<>", "<<", ">", "<",
@@ -846,7 +894,7 @@ impl<'a> Parser<'a> {
             if let Some(op) = self.redirect_operator() {
                 self.pos += op.len();
                 self.skip_blanks();
-                let op = op.trim_start_matches(|c: char| c.is_ascii_digit());
+                let op = bare_operator(op);
                 match op {
                     "<<" | "<<-" => {
                         let raw_start = self.pos;
@@ -1116,7 +1164,7 @@ impl<'a> Parser<'a> {
         debug_assert_eq!(self.peek(), Some('$'));
         self.bump();
         match self.peek() {
-            Some('(') if self.peek_at(1) == Some('(') => {
+            Some('(') if self.peek_at(1) == Some('(') && self.dparen_is_arithmetic() => {
                 // Arithmetic expansion: a number, but it may hide a substitution (which
                 // skip_arithmetic_command still parses).
                 self.skip_arithmetic_command();
@@ -1132,8 +1180,31 @@ impl<'a> Parser<'a> {
                 self.bump();
                 let mut depth = 1usize;
                 let start = self.pos;
+                // Quotes inside `${…}` hide braces (`${x:-"}"}`); single quotes only outside
+                // double quotes (inside them bash keeps `'` as a character).
                 while let Some(c) = self.peek() {
                     match c {
+                        '\\' => {
+                            self.bump();
+                        }
+                        '\'' if !quoted => {
+                            self.bump();
+                            while self.peek().is_some_and(|d| d != '\'') {
+                                self.bump();
+                            }
+                        }
+                        '"' => {
+                            self.bump();
+                            while let Some(d) = self.peek() {
+                                if d == '"' {
+                                    break;
+                                }
+                                if d == '\\' {
+                                    self.bump();
+                                }
+                                self.bump();
+                            }
+                        }
                         '{' => depth += 1,
                         '}' => {
                             depth -= 1;
@@ -1170,6 +1241,9 @@ impl<'a> Parser<'a> {
                     if inner == "TMPDIR:-/tmp" {
                         // Kept as written: rules recognise the temporary directory by it.
                         word.text.push_str("{:-/tmp}");
+                    } else if inner.ends_with("@P") {
+                        // Prompt expansion: runs the substitutions in the value.
+                        word.text.push_str("{…@P}");
                     } else if inner.len() > name.len() {
                         // `${HOME:-x}`, `${x/a/b}`…: keep a marker that it is not the plain value.
                         word.text.push_str("{…}");
