@@ -914,16 +914,29 @@ impl Conditions {
             // Input redirections (`cat < .env`) are read too; their path forms follow the
             // arguments' and the output targets'.
             let stdin_base = seg.args.len() + seg.writes.len();
+            // A cheap test first: most arguments hold none of the patterns' literal text (and
+            // the working directory, which relative paths are resolved against, none either).
+            let any_text = self.reads.could_match(&view.path_cwd);
+            let may = |a: &str| any_text || self.reads.could_match(a);
             let from_stdin = seg
                 .reads_from
                 .iter()
                 .enumerate()
-                .any(|(j, a)| view.glob_arg(&self.reads, stdin_base + j, a));
-            if !from_stdin && !read.iter().any(|&(i, a)| view.glob_arg(&self.reads, i, a)) {
+                .any(|(j, a)| may(a) && view.glob_arg(&self.reads, stdin_base + j, a));
+            if !from_stdin
+                && !read
+                    .iter()
+                    .any(|&(i, a)| may(a) && view.glob_arg(&self.reads, i, a))
+            {
                 return Err("reads");
             }
         }
-        if !self.args.is_empty() && !seg.args.iter().any(|a| self.args.is_match_any(&[a])) {
+        if !self.args.is_empty()
+            && !seg
+                .args
+                .iter()
+                .any(|a| self.args.could_match(a) && self.args.is_match_any(&[a]))
+        {
             return Err("args");
         }
         if !self.positional.is_empty()

@@ -156,6 +156,49 @@ pub struct GlobList {
     exclude: Vec<Glob>,
     /// Include patterns that are plain file names (`.env`, `id_rsa`), for wildcard arguments.
     literals: Vec<String>,
+    /// For each include pattern, the longest run of literal text (`*.pem` → `.pem`), which any
+    /// text it matches contains: a cheap test before path forms are built ([`Self::could_match`]).
+    needles: Vec<String>,
+    /// Set when an include pattern has too little literal text for [`Self::needles`] to tell.
+    unfiltered: bool,
+    /// The first bytes of the needles, so that one pass over a text finds where one may start.
+    first_bytes: FirstBytes,
+    /// The include patterns, sorted, while every one is a plain name without `/` or wildcard
+    /// (program lists such as `not_program`): then a match is one binary search.
+    names: Option<Vec<String>>,
+}
+
+/// The longest run of literal characters within one path component of a pattern (`~` left out:
+/// `~/.ssh` is also matched in its resolved form, `/home/user/.ssh`). Within one component,
+/// because resolving `..` joins components that were apart in the typed text.
+fn longest_literal(pattern: &str) -> &str {
+    pattern
+        .split(['*', '?', '[', ']', '{', '}', '\\', '/', '~'])
+        .max_by_key(|run| run.len())
+        .unwrap_or("")
+}
+
+/// A set of bytes (see [`GlobList::could_match`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FirstBytes([bool; 256]);
+
+impl Default for FirstBytes {
+    fn default() -> Self {
+        FirstBytes([false; 256])
+    }
+}
+
+impl std::ops::Index<usize> for FirstBytes {
+    type Output = bool;
+    fn index(&self, i: usize) -> &bool {
+        &self.0[i]
+    }
+}
+
+impl std::ops::IndexMut<usize> for FirstBytes {
+    fn index_mut(&mut self, i: usize) -> &mut bool {
+        &mut self.0[i]
+    }
 }
 
 fn has_meta(s: &str) -> bool {
@@ -171,6 +214,24 @@ impl GlobList {
                 let glob = Glob::new(pattern)?;
                 if glob.basename_only && !has_meta(pattern) {
                     self.literals.push(pattern.to_owned());
+                }
+                let name = glob.literal.clone().filter(|_| glob.basename_only);
+                self.names = match (self.names.take(), name) {
+                    (Some(mut names), Some(name)) => {
+                        if let Err(at) = names.binary_search(&name) {
+                            names.insert(at, name);
+                        }
+                        Some(names)
+                    }
+                    (None, Some(name)) if self.include.is_empty() => Some(vec![name]),
+                    _ => None,
+                };
+                let needle = longest_literal(pattern);
+                if needle.len() < 3 {
+                    self.unfiltered = true;
+                } else if !self.needles.iter().any(|n| n == needle) {
+                    self.first_bytes[usize::from(needle.as_bytes()[0])] = true;
+                    self.needles.push(needle.to_owned());
                 }
                 self.include.push(glob);
             }
@@ -199,6 +260,24 @@ impl GlobList {
         })
     }
 
+    /// False when `text` (as typed) cannot match any include pattern in any of its forms: it
+    /// holds no pattern's literal text and no wildcard. Resolving keeps the typed components
+    /// whole (`..` removes some) and adds the working directory or home before them, so the
+    /// caller must also try the directory the text is resolved against.
+    pub fn could_match(&self, text: &str) -> bool {
+        if self.unfiltered || has_meta(text) {
+            return true;
+        }
+        let bytes = text.as_bytes();
+        (0..bytes.len()).any(|i| {
+            self.first_bytes[usize::from(bytes[i])]
+                && self
+                    .needles
+                    .iter()
+                    .any(|n| bytes[i..].starts_with(n.as_bytes()))
+        })
+    }
+
     /// True when some pattern has a `/`, so values must also be tried as resolved paths.
     pub fn needs_paths(&self) -> bool {
         self.include
@@ -214,6 +293,15 @@ impl GlobList {
 
     /// True when any of `candidates` (forms of one text) matches an include and none an exclude.
     pub fn is_match_any(&self, candidates: &[&str]) -> bool {
+        if let Some(names) = &self.names
+            && self.exclude.is_empty()
+        {
+            return candidates.iter().any(|c| {
+                let base = c.trim_end_matches('/').rsplit('/').next().unwrap_or(c);
+                names.binary_search_by(|n| n.as_str().cmp(c)).is_ok()
+                    || names.binary_search_by(|n| n.as_str().cmp(base)).is_ok()
+            });
+        }
         candidates
             .iter()
             .any(|c| self.include.iter().any(|g| g.is_match(c)))
@@ -224,7 +312,21 @@ impl GlobList {
 }
 
 fn matches_tokens(tokens: &[Token], text: &str) -> bool {
-    let text: Vec<char> = text.chars().collect();
+    // The characters on the stack for ordinary lengths: matching runs for every argument of
+    // every segment against every pattern, and must not allocate.
+    let mut buf = ['\0'; 256];
+    let mut n = 0;
+    for c in text.chars() {
+        if n == buf.len() {
+            return matches_chars(tokens, &text.chars().collect::<Vec<_>>());
+        }
+        buf[n] = c;
+        n += 1;
+    }
+    matches_chars(tokens, &buf[..n])
+}
+
+fn matches_chars(tokens: &[Token], text: &[char]) -> bool {
     // Iterative matcher with backtracking to the last star.
     let (mut t, mut s) = (0usize, 0usize);
     let mut star: Option<(usize, usize, bool)> = None;
@@ -274,6 +376,30 @@ fn matches_tokens(tokens: &[Token], text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn could_match_keeps_every_text_a_pattern_may_match() {
+        let mut l = GlobList::default();
+        for p in ["*.pem", "~/.aws/credentials", "id_rsa", "!*cert.pem"] {
+            l.push(p).unwrap();
+        }
+        for text in [
+            "server.pem",
+            "~/.aws/x/../credentials",
+            "/home/user/.aws/credentials",
+            "keys/id_rsa",
+            "id_rs?",
+            "*.pe[m]",
+        ] {
+            assert!(l.could_match(text), "{text}");
+        }
+        for text in ["Cargo.toml", "src/main.rs", "-la", "build"] {
+            assert!(!l.could_match(text), "{text}");
+        }
+        // A pattern with too little literal text turns the test off.
+        l.push("*.?").unwrap();
+        assert!(l.could_match("Cargo.toml"));
+    }
 
     fn m(p: &str, t: &str) -> bool {
         Glob::new(p).unwrap().is_match(t)
