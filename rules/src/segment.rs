@@ -886,7 +886,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         out.push(seg);
         return;
     }
-    if let Some(why) = words.iter().find_map(|w| hidden_code_in_word(w)) {
+    if let Some(why) = words.iter().find_map(hidden_code_in_word) {
         seg.unverifiable = Some(why);
         out.push(seg);
         return;
