@@ -4,9 +4,9 @@
 //! marker never appears in a contained command's output, the fake `~/.bashrc` and
 //! `~/.safeshell/rules.toml` never change.
 //!
-//! The commands are ones the rules engine allows (the files are reached after a `cd`, which the
-//! engine does not follow: a known gap, listed in rules/tests/known_gaps.txt), so what stops them
-//! is the kernel alone.
+//! The commands are ones the rules engine allows (the files are reached through links in the
+//! project made by the test before the agent runs, which the engine does not follow), so what
+//! stops them is the kernel alone.
 
 mod support;
 
@@ -71,6 +71,11 @@ fn setup(env: &[(&str, &str)]) -> Harness {
         .status()
         .unwrap();
     assert!(tar.success());
+    // Links in the project to the home and state directories, made before the agent runs (the
+    // rules engine does not follow links; the kernel does): `cd homelink && cat .ssh/…` is what
+    // the rules allow and only containment stops.
+    std::os::unix::fs::symlink(&h.home, h.work.join("homelink")).unwrap();
+    std::os::unix::fs::symlink(&h.state, h.work.join("statelink")).unwrap();
     h.start_daemon_with(env);
     h
 }
@@ -107,7 +112,7 @@ fn assert_untouched(h: &Harness, what: &str) {
     );
 }
 
-/// Commands that print a file's content, `FILE` standing for the file (after `cd ~`).
+/// Commands that print a file's content, `FILE` standing for the file (after `cd homelink`).
 const READERS: &[&str] = &[
     "cat FILE",
     "head -n 5 FILE",
@@ -180,7 +185,10 @@ fn readers_cannot_show_protected_secrets(daemon_env: &[(&str, &str)]) {
     let mut ran = 0;
     for reader in READERS.iter().filter(|r| installed(r)) {
         for file in [".ssh/marker_key", ".aws/mystery"] {
-            let command = format!("cd ~ && {}", absolute(&h, &reader.replace("FILE", file)));
+            let command = format!(
+                "cd homelink && {}",
+                absolute(&h, &reader.replace("FILE", file))
+            );
             let out = agent_sh(&h, &command, &[]);
             let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
             assert_ne!(
@@ -232,7 +240,7 @@ fn readers_cannot_show_protected_secrets(daemon_env: &[(&str, &str)]) {
     assert!(agents.iter().all(|r| r["contained"] == true), "{agents:?}");
 }
 
-/// Commands that try to change the fake `~/.bashrc` (after `cd ~`).
+/// Commands that try to change the fake `~/.bashrc` (after `cd homelink`).
 const WRITERS: &[&str] = &[
     "sed -i s/ORIGINAL/CHANGED/ .bashrc",
     "sed -n 'w .bashrc' \"$OLDPWD/payload\"",
@@ -260,7 +268,7 @@ fn agents_writers_cannot_change_start_up_files_or_safeshell_rules() {
     let h = setup(&[]);
     let mut ran = 0;
     for writer in WRITERS.iter().filter(|w| installed(w)) {
-        let command = format!("cd ~ && {}", absolute(&h, writer));
+        let command = format!("cd homelink && {}", absolute(&h, writer));
         let out = agent_sh(&h, &command, &[]);
         assert_ne!(
             out.status.code(),
@@ -279,7 +287,7 @@ fn agents_writers_cannot_change_start_up_files_or_safeshell_rules() {
         "python3 -c 'open(\"rules.toml\", \"w\").write(\"x\")'",
         "rm -f rules.toml",
     ] {
-        let command = format!("cd ~/.safeshell && {}", absolute(&h, writer));
+        let command = format!("cd statelink && {}", absolute(&h, writer));
         let out = agent_sh(&h, &command, &[]);
         assert_ne!(
             out.status.code(),
@@ -462,7 +470,7 @@ fn people_are_never_contained() {
 fn without_landlock_commands_run_uncontained_and_it_is_reported() {
     let no = [("SAFESHELL_TEST_NO_LANDLOCK", "1")];
     let h = setup(&no);
-    let out = agent_sh(&h, "cd ~ && cat .ssh/marker_key && echo ran", &no);
+    let out = agent_sh(&h, "cd homelink && cat .ssh/marker_key && echo ran", &no);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // Nothing breaks: the command ran (uncontained, as the kernel cannot help).
     assert!(text(&out.stdout).contains("ran"));
@@ -527,7 +535,7 @@ fn containment_off_in_config_is_obeyed_and_print_shows_the_profile() {
     .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let out = agent_sh(&h, "cd ~ && cat .ssh/marker_key", &[]);
+        let out = agent_sh(&h, "cd homelink && cat .ssh/marker_key", &[]);
         if text(&out.stdout).contains(MARKER) {
             break;
         }
@@ -571,8 +579,8 @@ fn claude_code_hook_rewrites_allowed_commands_to_run_contained() {
         return;
     }
     let h = setup(&[]);
-    let read = "cd ~ && cat .ssh/marker_key";
-    let write = "cd ~ && echo x >> .bashrc";
+    let read = "cd homelink && cat .ssh/marker_key";
+    let write = "cd homelink && echo x >> .bashrc";
     for command in [read, write] {
         let v = claude_hook(&h, command, "bypassPermissions");
         let hso = &v["hookSpecificOutput"];

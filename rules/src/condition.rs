@@ -53,7 +53,10 @@ impl<'s> SegmentView<'s> {
             text: seg.text(),
             cwd,
             path_cwd: match (&seg.cwd_sub, seg.after_cd) {
-                (_, true) => "".into(),
+                (_, true) => match &seg.cwd_path {
+                    Some(p) => resolve_arg(p, cwd, home).unwrap_or_default().into(),
+                    None => "".into(),
+                },
                 (Some(sub), false) => normalize(&format!("{cwd}/{sub}")).into(),
                 (None, false) => cwd.into(),
             },
@@ -501,7 +504,7 @@ struct Bases<'v> {
     paths: Vec<String>,
     /// Each path relative to the home directory (`.safeshell/rules.toml`), for code strings.
     home_relative: Vec<String>,
-    cwd: &'v str,
+    cwd: String,
     home: Option<&'v str>,
 }
 
@@ -537,6 +540,12 @@ impl<'v> Bases<'v> {
                 (!rest.is_empty()).then(|| rest.to_owned())
             })
             .collect();
+        // Arguments are resolved where the segment runs (after an earlier `cd`, when known).
+        let cwd = if view.path_cwd.is_empty() {
+            cwd.to_owned()
+        } else {
+            view.path_cwd.clone().into_owned()
+        };
         Bases {
             paths,
             home_relative,
@@ -560,7 +569,7 @@ impl<'v> Bases<'v> {
         if form.is_empty() {
             return false;
         }
-        let Some(resolved) = resolve_arg(form, self.cwd, self.home) else {
+        let Some(resolved) = resolve_arg(form, &self.cwd, self.home) else {
             return false;
         };
         if self.paths.iter().any(|b| is_under(&resolved, b)) {
@@ -965,10 +974,9 @@ impl Conditions {
             }
             if !self.last_path_under.is_empty()
                 && !last.and_then(|(i, _)| view.resolved(i)).is_some_and(|p| {
-                    self.last_path_under.iter().any(|pat| {
-                        pat.resolve(home, &view.path_cwd)
-                            .is_some_and(|b| is_under(p, &b))
-                    })
+                    self.last_path_under
+                        .iter()
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
                 })
             {
                 return Err("last_path_under");
@@ -977,10 +985,9 @@ impl Conditions {
         if !self.paths_under.is_empty() {
             let ok = view.positionals().any(|(i, _)| {
                 view.resolved(i).is_some_and(|p| {
-                    self.paths_under.iter().any(|pat| {
-                        pat.resolve(home, &view.path_cwd)
-                            .is_some_and(|b| is_under(p, &b))
-                    })
+                    self.paths_under
+                        .iter()
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
                 })
             });
             if !ok {
@@ -992,7 +999,7 @@ impl Conditions {
                 view.resolved(i).is_some_and(|p| {
                     self.paths_equal
                         .iter()
-                        .any(|pat| pat.resolve(home, &view.path_cwd).is_some_and(|b| p == b))
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| p == b))
                 })
             });
             if !ok {
@@ -1004,10 +1011,9 @@ impl Conditions {
             let all = view.positionals().all(|(i, _)| {
                 any = true;
                 view.resolved(i).is_some_and(|p| {
-                    self.all_paths_under.iter().any(|pat| {
-                        pat.resolve(home, &view.path_cwd)
-                            .is_some_and(|b| is_under(p, &b))
-                    })
+                    self.all_paths_under
+                        .iter()
+                        .any(|pat| pat.resolve(home, view.cwd).is_some_and(|b| is_under(p, &b)))
                 })
             });
             if !(any && all) {

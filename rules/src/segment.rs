@@ -77,6 +77,11 @@ pub struct Segment {
     /// activating a virtual environment (`. .venv/bin/activate` sets `VIRTUAL_ENV`),
     /// `conda activate` (`CONDA_PREFIX`).
     pub env_set_before: Vec<String>,
+    /// Where earlier `cd`s (and `pushd`s) in the command went, when every one named a literal
+    /// directory: absolute, `~`-rooted, or relative to the working directory (`..` allowed).
+    /// Relative paths of this segment are resolved against it. `None`: no `cd` before, or one
+    /// whose directory is only known at run time.
+    pub cwd_path: Option<String>,
     /// The argument holding a shell script that was parsed into the segments after this one
     /// (`bash -c '…'`): conditions about the paths a segment names leave it to those segments,
     /// which know the programs that use them.
@@ -188,10 +193,13 @@ pub fn segments_of_string(command: &str) -> Vec<Segment> {
 fn mark_after_cd(segments: &mut [Segment]) {
     // The subdirectory gone down into so far; `None` once a change is not known.
     let mut sub = Some(String::new());
+    // Where the `cd`s went, when every one is known (`Some("")`: nowhere yet).
+    let mut path = Some(String::new());
     let mut set: Vec<String> = Vec::new();
     for seg in segments {
         seg.after_cd = sub.is_none();
         seg.cwd_sub = sub.clone().filter(|s| !s.is_empty());
+        seg.cwd_path = path.clone().filter(|p| !p.is_empty());
         if !set.is_empty() {
             seg.env_set_before.clone_from(&set);
         }
@@ -202,6 +210,14 @@ fn mark_after_cd(segments: &mut [Segment]) {
         sub = match (sub, downward_cd(seg)) {
             (Some(s), Some(d)) if s.is_empty() => Some(d.to_owned()),
             (Some(s), Some(d)) => Some(format!("{s}/{d}")),
+            _ => None,
+        };
+        path = match (path, literal_cd(seg)) {
+            (Some(_), Some(d)) if d.starts_with(['/', '~']) || d.starts_with("$HOME") => {
+                Some(d.to_owned())
+            }
+            (Some(p), Some(d)) if p.is_empty() => Some(d.to_owned()),
+            (Some(p), Some(d)) => Some(format!("{p}/{d}")),
             _ => None,
         };
     }
@@ -239,6 +255,31 @@ fn note_env_set(seg: &Segment, set: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// The directory of `cd DIR` / `pushd DIR` when it is written out: `~` for a bare `cd`, else the
+/// argument when it holds nothing computed at run time but a leading `$HOME`.
+fn literal_cd(seg: &Segment) -> Option<&str> {
+    if !matches!(seg.program.as_str(), "cd" | "pushd" | "chdir") {
+        return None;
+    }
+    let mut dirs = seg
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a, seg.dynamic.get(i).copied().unwrap_or(false)))
+        .filter(|(a, _)| !matches!(a.as_str(), "-P" | "-L" | "-e" | "-n" | "--"));
+    let Some((dir, dynamic)) = dirs.next() else {
+        return (seg.program == "cd").then_some("~");
+    };
+    let home_var = dir == "$HOME" || dir.starts_with("$HOME/");
+    let literal = dirs.next().is_none()
+        && !dir.is_empty()
+        && dir != "-"
+        && (!dynamic || home_var && !dir[5..].contains('$'))
+        && !dir[usize::from(home_var) * 5..].contains(['$', '`', '*', '?', '[', '{'])
+        && (!dir.starts_with('~') || dir == "~" || dir.starts_with("~/"));
+    literal.then_some(dir.as_str())
 }
 
 /// The directory of `cd DIR` when it is a literal relative path that only goes down.
@@ -415,8 +456,13 @@ struct Ctx<'a> {
 
 fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: &mut Out) {
     let mut upstreams = Upstreams::default();
+    let mut vars = Vars::default();
     for cmd in commands {
-        let words = shell::split_ifs(&cmd.words);
+        let mut words = shell::split_ifs(&cmd.words);
+        for w in &mut words {
+            vars.substitute(w);
+        }
+        vars.note(cmd, &words);
         let (stdin, script) = match &cmd.stdin {
             Stdin::Inherited => (StdinKind::Inherited, None),
             Stdin::Pipe(_) => (StdinKind::Pipe, None),
@@ -450,9 +496,21 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
                 None
             },
         };
-        let writes: Vec<String> = cmd.writes.iter().map(|w| w.text.clone()).collect();
+        let writes: Vec<String> = cmd
+            .writes
+            .iter()
+            .map(|w| {
+                let mut w = w.clone();
+                vars.substitute(&mut w);
+                w.text
+            })
+            .collect();
         let reads_from: Vec<String> = match &cmd.stdin {
-            Stdin::File(w) => vec![w.text.clone()],
+            Stdin::File(w) => {
+                let mut w = w.clone();
+                vars.substitute(&mut w);
+                vec![w.text]
+            }
             _ => Vec::new(),
         };
         // Assignments (prefixes, or `export`/`declare`/`local`… arguments) to variables whose
@@ -549,6 +607,138 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
                 inner_via.push(out[i].program.clone());
                 expand_string(&body, depth + 1, &inner_via, out);
             }
+        }
+    }
+}
+
+/// Variables assigned earlier in the same command string, as far as their values are written
+/// out (`f=.env; cat "$f"`, `d=~/.ssh`, `k=$HOME/.aws/credentials`): later words that use them
+/// are judged with the value, as bash would run them. A variable assigned something computed
+/// at run time (or read, or a loop variable) is unknown and stays as written.
+#[derive(Default)]
+struct Vars {
+    /// Name and value (`None`: unknown).
+    known: Vec<(String, Option<String>)>,
+}
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<&Option<String>> {
+        self.known
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+    }
+
+    fn set(&mut self, name: &str, value: Option<String>) {
+        if self.known.len() < 256 || self.get(name).is_some() {
+            self.known.retain(|(n, _)| n != name);
+            self.known.push((name.to_owned(), value));
+        }
+    }
+
+    /// Records what a command assigns for the commands after it.
+    fn note(&mut self, cmd: &SimpleCommand, words: &[Word]) {
+        let literal = |value: &str| {
+            let rest = value.strip_prefix("$HOME").unwrap_or(value);
+            (!rest.contains(['$', '`', '…'])).then(|| value.to_owned())
+        };
+        let assign = |text: &str, vars: &mut Vars| {
+            if let Some((name, value)) = text.split_once('=')
+                && !name.is_empty()
+                && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+            {
+                vars.set(name, literal(value));
+            }
+        };
+        if words.is_empty() {
+            for a in &cmd.assignments {
+                assign(a, self);
+            }
+            return;
+        }
+        let program = words[0].text.as_str();
+        let rest = &words[1..];
+        match program {
+            "export" | "declare" | "typeset" | "local" | "readonly" => {
+                for w in rest.iter().filter(|w| !w.text.starts_with('-')) {
+                    assign(&w.text, self);
+                }
+            }
+            // Values only known at run time.
+            "read" | "mapfile" | "readarray" | "getopts" => {
+                for w in rest.iter().filter(|w| !w.text.starts_with('-')) {
+                    self.set(&w.text, None);
+                }
+            }
+            "printf" => {
+                if let Some(i) = rest.iter().position(|w| w.text == "-v")
+                    && let Some(name) = rest.get(i + 1)
+                {
+                    self.set(&name.text, None);
+                }
+            }
+            "unset" => {
+                for w in rest {
+                    self.set(&w.text, None);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Replaces `$NAME` (and `$NAME{:-default}` when NAME is not assigned in the command) by
+    /// the known value in a word.
+    fn substitute(&self, word: &mut Word) {
+        if !word.dynamic || !word.text.contains('$') {
+            return;
+        }
+        let text = &word.text;
+        let mut out = String::with_capacity(text.len());
+        let mut changed = false;
+        // A default stands for one value the variable may have; the environment may give it
+        // another, so the word stays dynamic.
+        let mut defaulted = false;
+        let mut i = 0;
+        while let Some(off) = text[i..].find('$') {
+            let start = i + off;
+            out.push_str(&text[i..start]);
+            let name_len = text[start + 1..]
+                .bytes()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                .count();
+            let name = &text[start + 1..start + 1 + name_len];
+            let after = start + 1 + name_len;
+            let default = text[after..]
+                .strip_prefix("{:-")
+                .and_then(|d| d.find('}').map(|end| &d[..end]));
+            let value = match (self.get(name), default) {
+                _ if name.is_empty() || name == "HOME" => None,
+                (Some(Some(v)), _) => Some(v.as_str()),
+                (None, Some(d)) if name != "TMPDIR" => Some(d),
+                // Assigned something unknown earlier: the default no longer tells anything
+                // (`export TMPDIR=…; rm -rf "${TMPDIR:-/tmp}/x"` is not the temporary directory).
+                (Some(None), Some(_)) => Some("$…"),
+                _ => None,
+            };
+            match value {
+                Some(v) => {
+                    out.push_str(v);
+                    changed = true;
+                    defaulted |= !matches!(self.get(name), Some(Some(_)));
+                    i = after + default.map_or(0, |d| d.len() + 4);
+                }
+                None => {
+                    out.push('$');
+                    i = start + 1;
+                }
+            }
+        }
+        out.push_str(&text[i..]);
+        if changed {
+            let rest = out.strip_prefix("$HOME").unwrap_or(&out);
+            word.dynamic = defaulted || rest.contains('$');
+            word.text = out;
         }
     }
 }
@@ -822,6 +1012,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         after_cd: false,
         cwd_sub: None,
         env_set_before: Vec::new(),
+        cwd_path: None,
         parsed_code_arg: None,
     };
     if first.dynamic && project_program.is_none() {

@@ -1238,9 +1238,17 @@ impl<'a> Parser<'a> {
                 } else {
                     word.text.push('$');
                     word.text.push_str(&name);
-                    if inner == "TMPDIR:-/tmp" {
-                        // Kept as written: rules recognise the temporary directory by it.
-                        word.text.push_str("{:-/tmp}");
+                    let default = inner[name.len()..]
+                        .strip_prefix(":-")
+                        .or_else(|| inner[name.len()..].strip_prefix('-'))
+                        .filter(|d| !d.contains(['$', '`', '\'', '"', '\\', '{', '}']));
+                    if let Some(default) = default {
+                        // `${NAME:-word}` with a plain default, kept as `$NAME{:-word}`: the
+                        // layers above use the default when NAME is not set in the command, and
+                        // rules recognise `$TMPDIR{:-/tmp}` as the temporary directory.
+                        word.text.push_str("{:-");
+                        word.text.push_str(default);
+                        word.text.push('}');
                     } else if inner.ends_with("@P") {
                         // Prompt expansion: runs the substitutions in the value.
                         word.text.push_str("{…@P}");
