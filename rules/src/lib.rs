@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod code;
 mod condition;
 pub mod facts;
 pub mod file;
@@ -21,6 +22,7 @@ pub mod glob;
 mod ruleset;
 pub mod segment;
 pub mod shell;
+mod tools;
 
 pub use facts::{EXAMPLE_CWD, Facts, StaticFacts};
 pub use ruleset::{

@@ -606,6 +606,11 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
                 let mut inner_via = out[i].via.clone();
                 inner_via.push(out[i].program.clone());
                 expand_string(&body, depth + 1, &inner_via, out);
+            } else if let Some(i) = (first..out.len())
+                .find(|&i| is_interpreter(&out[i].program) && interpreter_reads_stdin(&out[i]))
+            {
+                // A heredoc or here-string fed to an interpreter is its program.
+                apply_code_look(i, &body, depth, out);
             }
         }
     }
@@ -835,6 +840,11 @@ const INTERPRETERS: &[&str] = &[
     "nodejs",
     "php",
     "lua",
+    "luajit",
+    "Rscript",
+    "julia",
+    "tclsh",
+    "pwsh",
     "deno",
     "bun",
     "osascript",
@@ -846,6 +856,25 @@ fn is_shell(program: &str) -> bool {
 
 fn is_interpreter(program: &str) -> bool {
     INTERPRETERS.contains(&program) || program.starts_with("python3.")
+}
+
+/// An interpreter with no inline code and no script file (or `-`, `/dev/stdin`) reads its
+/// program from standard input.
+fn interpreter_reads_stdin(seg: &Segment) -> bool {
+    let mut args = seg.args.iter().peekable();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0" => return true,
+            "-c" | "-e" | "-E" | "--eval" | "-r" | "-m" | "eval" | "run" => return false,
+            // Options with a value.
+            "-W" | "-X" | "-I" | "-M" | "--require" | "-r " => {
+                args.next();
+            }
+            o if o.starts_with('-') => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// A shell with no `-c` and no script file reads its script from standard input.
@@ -1074,12 +1103,60 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
             seg.stdin_code = reason.ends_with(PIPED);
             seg.unverifiable = Some(reason);
         }
+        let code = inline_code(&program, rest).map(|w| w.text.clone());
         out.push(seg);
+        if let Some(code) = code {
+            let index = out.len() - 1;
+            apply_code_look(index, &code, ctx.depth, out);
+        }
         return;
     }
     if let Some(why) = words.iter().find_map(hidden_code_in_word) {
         seg.unverifiable = Some(why);
         out.push(seg);
+        return;
+    }
+    // Tools told to run command lines or write files through their options and mini-languages.
+    if let Some(found) = crate::tools::look(&program, rest) {
+        if seg.unverifiable.is_none() {
+            seg.unverifiable = found.unverifiable.or_else(|| {
+                found
+                    .shell
+                    .iter()
+                    .any(|(_, dynamic)| *dynamic)
+                    .then(|| format!("`{program}` runs a command computed at run time"))
+            });
+        }
+        seg.writes.extend(found.writes);
+        seg.dynamic.extend(found.reads.iter().map(|_| false));
+        seg.args.extend(found.reads);
+        out.push(seg);
+        for (command, dynamic) in found.shell {
+            if !dynamic {
+                expand_string(&command, ctx.depth + 1, &via, out);
+            }
+        }
+        return;
+    }
+    // Package managers' "run this in the environment" subcommands.
+    if let Some(spec) = rest
+        .first()
+        .and_then(|sub| subcommand_wrapper(&program, &sub.text))
+    {
+        out.push(seg);
+        if let Some(start) = wrapped_command_start(spec, &rest[1..]) {
+            match start {
+                Wrapped::Argv(i) => expand_words(&rest[1 + i..], &[], &inner_ctx, out),
+                Wrapped::Shell(text, dynamic) => {
+                    if dynamic {
+                        out.last_mut().expect("pushed").unverifiable =
+                            Some(format!("`{program}` runs a string computed at run time"));
+                    } else {
+                        expand_string(&text, ctx.depth + 1, &via, out);
+                    }
+                }
+            }
+        }
         return;
     }
     match program.as_str() {
@@ -1382,7 +1459,20 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
     while i < rest.len() {
         let w = &rest[i];
         let a = w.text.as_str();
-        if matches!(a, "-c" | "-e" | "-E" | "--eval" | "-r" | "--command") {
+        let bundled_e = matches!(program, "perl" | "ruby")
+            && a.len() > 2
+            && a.starts_with('-')
+            && !a.starts_with("--")
+            && a[1..].bytes().all(|c| c.is_ascii_alphabetic())
+            && a.ends_with('e');
+        let print = matches!(program, "node" | "nodejs" | "bun") && matches!(a, "-p" | "--print");
+        if bundled_e
+            || print
+            || matches!(
+                a,
+                "-c" | "-e" | "-E" | "--eval" | "-r" | "--command" | "eval"
+            )
+        {
             return match rest.get(i + 1) {
                 Some(code) if code.dynamic && code.text.contains("$(…)") => {
                     Some(format!("`{program}` runs code computed at run time"))
@@ -1393,7 +1483,7 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
         if a == "-m" {
             return None;
         }
-        if a == "-" {
+        if a == "-" || a == "/dev/stdin" || a == "/dev/fd/0" || a == "/proc/self/fd/0" {
             return (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code{PIPED}"));
         }
         if a.starts_with('-') {
@@ -1408,6 +1498,53 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
         return None;
     }
     (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code{PIPED}"))
+}
+
+/// The inline code of an interpreter (`python3 -c CODE`, `perl -ne CODE`, `node -p CODE`), when
+/// it is written out.
+fn inline_code<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> {
+    for (i, w) in rest.iter().enumerate() {
+        let a = w.text.as_str();
+        let bundled_e = matches!(program, "perl" | "ruby")
+            && a.len() > 2
+            && a.starts_with('-')
+            && !a.starts_with("--")
+            && a[1..].bytes().all(|c| c.is_ascii_alphabetic())
+            && a.ends_with('e');
+        let print = matches!(program, "node" | "nodejs" | "bun") && matches!(a, "-p" | "--print");
+        if bundled_e
+            || print
+            || matches!(
+                a,
+                "-c" | "-e" | "-E" | "--eval" | "-r" | "--command" | "eval"
+            )
+        {
+            return rest.get(i + 1).filter(|c| !c.dynamic);
+        }
+        if !a.starts_with('-') || a == "-m" {
+            return None;
+        }
+    }
+    None
+}
+
+/// Applies what was found inside an interpreter's code to its segment (`seg`, already in `out`
+/// at `index`): the paths it names join its arguments, the command lines it runs become segments
+/// of their own, and what cannot be followed makes it unverifiable.
+fn apply_code_look(index: usize, code: &str, depth: usize, out: &mut Out) {
+    let program = out[index].program.clone();
+    let found = crate::code::look(&program, code);
+    let seg = &mut out[index];
+    if seg.unverifiable.is_none() {
+        seg.unverifiable = found.unverifiable;
+    }
+    seg.dynamic.extend(found.paths.iter().map(|_| false));
+    seg.args.extend(found.paths);
+    let mut via = seg.via.clone();
+    via.push(program);
+    for command in found.commands {
+        expand_string(&command, depth + 1, &via, out);
+    }
 }
 
 /// How a wrapper finds the command it runs.
@@ -1549,10 +1686,109 @@ fn wrapper_spec(program: &str) -> Option<WrapperSpec> {
         ]),
         "strace" | "ltrace" => spec(&["-e", "-o", "-p", "-s", "-u", "-E"]),
         "npx" | "bunx" | "pnpx" => spec(&["-p", "--package"]),
+        "unshare" => spec(&[
+            "--map-user",
+            "--map-group",
+            "--map-users",
+            "--map-groups",
+            "-S",
+            "--setuid",
+            "-G",
+            "--setgid",
+            "-R",
+            "--root",
+            "-w",
+            "--wd",
+            "--propagation",
+        ]),
+        "nsenter" => spec(&["-t", "--target", "-S", "--setuid", "-G", "--setgid"]),
+        "valgrind" | "dbus-launch" | "dbus-run-session" | "firejail" | "torsocks" | "tsocks"
+        | "fakeroot" | "eatmydata" | "chronic" | "ifne" | "sem" => spec(&[]),
+        "proxychains" | "proxychains4" => spec(&["-f"]),
+        "xvfb-run" => spec(&[
+            "-n",
+            "--server-num",
+            "-s",
+            "--server-args",
+            "-f",
+            "--auth-file",
+            "-e",
+            "--error-file",
+        ]),
+        "screen" => spec(&["-S", "-c", "-p", "-t", "-T", "-e", "-h", "-X", "-Logfile"]),
+        "runuser" => WrapperSpec {
+            shell_options: &["-c", "--command"],
+            ..spec(&[
+                "-u",
+                "--user",
+                "-g",
+                "--group",
+                "-G",
+                "--supp-group",
+                "-s",
+                "--shell",
+            ])
+        },
+        "sg" => WrapperSpec {
+            skip_positionals: 1,
+            shell_options: &["-c"],
+            ..spec(&[])
+        },
         "script" => WrapperSpec {
             shell_options: &["-c", "--command"],
             ..spec(&[])
         },
+        _ => return None,
+    })
+}
+
+/// `uv run CMD`, `npm exec -- CMD`, `poetry run CMD`…: a program's subcommand that runs another.
+fn subcommand_wrapper(program: &str, sub: &str) -> Option<WrapperSpec> {
+    Some(match (program, sub) {
+        ("uv", "run") => spec(&[
+            "--with",
+            "--with-editable",
+            "--with-requirements",
+            "-p",
+            "--python",
+            "--env-file",
+            "--directory",
+            "--project",
+            "--package",
+            "--extra",
+            "--group",
+            "--index",
+            "--index-url",
+            "--extra-index-url",
+            "--only-group",
+            "--no-group",
+        ]),
+        ("uv", "tool") | ("pipx", "run") => spec(&["--spec", "--python", "--index-url"]),
+        ("npm", "exec") | ("npm", "x") => WrapperSpec {
+            shell_options: &["-c", "--call"],
+            ..spec(&["-p", "--package", "-w", "--workspace"])
+        },
+        ("pnpm", "exec") | ("pnpm", "dlx") | ("yarn", "exec") | ("yarn", "dlx") => WrapperSpec {
+            shell_options: &["-c", "--shell-mode"],
+            ..spec(&["-p", "--package", "--filter", "-F"])
+        },
+        ("poetry", "run")
+        | ("pipenv", "run")
+        | ("pdm", "run")
+        | ("hatch", "run")
+        | ("rye", "run")
+        | ("pixi", "run")
+        | ("bundle", "exec")
+        | ("mise", "exec")
+        | ("mise", "x")
+        | ("asdf", "exec")
+        | ("rbenv", "exec")
+        | ("pyenv", "exec")
+        | ("nvm", "exec")
+        | ("fnm", "exec") => spec(&["-e", "--environment", "--using"]),
+        ("conda" | "mamba" | "micromamba", "run") => {
+            spec(&["-n", "--name", "-p", "--prefix", "--cwd"])
+        }
         _ => return None,
     })
 }
@@ -1600,7 +1836,14 @@ fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
             if let Some(s) = a.strip_prefix("--split-string=") {
                 return Some(Wrapped::Shell(s.to_owned(), rest[i].dynamic));
             }
-            let takes_value = spec.value_options.contains(&a);
+            let bundled_value = !a.starts_with("--")
+                && a.len() > 2
+                && a[1..].chars().all(|c| c.is_ascii_alphabetic())
+                && spec
+                    .value_options
+                    .iter()
+                    .any(|o| o.len() == 2 && a.ends_with(&o[1..]));
+            let takes_value = spec.value_options.contains(&a) || bundled_value;
             i += if takes_value { 2 } else { 1 };
             continue;
         }
