@@ -584,6 +584,25 @@ impl<'v> Bases<'v> {
     }
 }
 
+/// Whether the segment is a search tool whose first operand is its pattern: `grep`, `rg`, `ag`…
+/// without `-e`/`-f` (which give the pattern as an option value, making every operand a file).
+fn pattern_is_first_operand(seg: &Segment) -> bool {
+    const SEARCHERS: &[&str] = &[
+        "grep", "egrep", "fgrep", "zgrep", "rg", "ag", "ack", "ack-grep", "pt", "sift", "ugrep",
+    ];
+    SEARCHERS.contains(&seg.program.as_str())
+        && !seg.args.iter().any(|a| {
+            matches!(a.as_str(), "-e" | "-f" | "--regexp" | "--file")
+                || a.starts_with("--regexp=")
+                || a.starts_with("--file=")
+                || (a.starts_with('-')
+                    && !a.starts_with("--")
+                    && a.len() > 2
+                    && a[1..].chars().all(|c| c.is_ascii_alphabetic())
+                    && a.ends_with(['e', 'f']))
+        })
+}
+
 /// Programs that only read every positional argument but the last, which they write.
 const COPIERS: &[&str] = &["cp", "scp", "rsync", "install"];
 
@@ -917,6 +936,9 @@ impl Conditions {
             let positionals: Vec<(usize, &str)> = view.positionals().collect();
             let read = if COPY_LIKE.contains(&seg.program.as_str()) && positionals.len() > 1 {
                 &positionals[..positionals.len() - 1]
+            } else if pattern_is_first_operand(seg) && !positionals.is_empty() {
+                // `grep -n '^\.env' .gitignore`: the first operand is the pattern, not a file.
+                &positionals[1..]
             } else {
                 &positionals[..]
             };
