@@ -483,12 +483,38 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
         arg
     };
     if arg.starts_with('/') {
+        // `/proc/self/root/etc/hosts` is `/etc/hosts`; `/proc/self/cwd/x` is `x` here. Before
+        // normalising: `..` after them applies to what they link to.
+        let plain: String = arg.split('/').filter(|c| !c.is_empty() && *c != ".").fold(
+            String::new(),
+            |mut p, c| {
+                p.push('/');
+                p.push_str(c);
+                p
+            },
+        );
+        if let Some(rest) = proc_alias(&plain, "root") {
+            return Some(normalize(&format!("/{rest}")));
+        }
+        if let Some(rest) = proc_alias(&plain, "cwd") {
+            return (!cwd.is_empty()).then(|| normalize(&format!("{cwd}/{rest}")));
+        }
         Some(normalize(arg))
     } else if cwd.is_empty() {
         None // the working directory is not known
     } else {
         Some(normalize(&format!("{cwd}/{arg}")))
     }
+}
+
+/// What follows `/proc/self/NAME` (or `/proc/thread-self/NAME`, `/proc/PID/NAME`) in a
+/// normalised path: a process's root or working directory seen through `/proc`.
+fn proc_alias<'p>(path: &'p str, name: &str) -> Option<&'p str> {
+    let rest = path.strip_prefix("/proc/")?;
+    let (who, rest) = rest.split_once('/')?;
+    let known = who == "self" || who == "thread-self" || who.bytes().all(|c| c.is_ascii_digit());
+    let rest = rest.strip_prefix(name)?;
+    (known && (rest.is_empty() || rest.starts_with('/'))).then(|| rest.trim_start_matches('/'))
 }
 
 fn is_under(path: &str, base: &str) -> bool {

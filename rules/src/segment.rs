@@ -645,6 +645,12 @@ impl Vars {
     /// Records what a command assigns for the commands after it.
     fn note(&mut self, cmd: &SimpleCommand, words: &[Word]) {
         let literal = |value: &str| {
+            if let Some(inner) = value.strip_prefix("$(").and_then(|v| v.strip_suffix(')'))
+                && is_fresh_temporary(inner)
+            {
+                // A new, empty place under the temporary directory.
+                return Some("/tmp/tmp.mktemp".to_owned());
+            }
             let rest = value.strip_prefix("$HOME").unwrap_or(value);
             (!rest.contains(['$', '`', '…'])).then(|| value.to_owned())
         };
@@ -948,7 +954,38 @@ const WELL_KNOWN_SETUP: &[(&str, Option<&[&str]>)] = &[
     ("ssh-agent", None),
     ("dircolors", None),
     ("luarocks", Some(&["path"])),
+    // Shell completion scripts (`source <(kubectl completion bash)`).
+    ("kubectl", Some(&["completion"])),
+    ("helm", Some(&["completion"])),
+    ("gh", Some(&["completion"])),
+    ("docker", Some(&["completion"])),
+    ("npm", Some(&["completion"])),
+    ("pip", Some(&["completion"])),
+    ("pip3", Some(&["completion"])),
+    ("rustup", Some(&["completions"])),
+    ("poetry", Some(&["completions"])),
+    ("uv", Some(&["generate-shell-completion"])),
+    ("minikube", Some(&["completion"])),
+    ("kind", Some(&["completion"])),
+    ("k3d", Some(&["completion"])),
+    ("argocd", Some(&["completion"])),
+    ("flux", Some(&["completion"])),
+    ("stern", Some(&["--completion"])),
+    ("deno", Some(&["completions"])),
+    ("bun", Some(&["completions"])),
 ];
+
+/// Whether a command substitution's text creates a fresh temporary file or directory
+/// (`mktemp`, `mktemp -d`, `mktemp -d -t build.XXXXXX`): a variable set to it names a new,
+/// empty place under the temporary directory.
+pub(crate) fn is_fresh_temporary(inner: &str) -> bool {
+    let mut words = inner.split_whitespace();
+    words.next() == Some("mktemp")
+        && words.all(|w| {
+            matches!(w, "-d" | "-q" | "-u" | "-t" | "--directory" | "--quiet")
+                || (w.contains("XXX") && !w.contains(['/', '$', '`']))
+        })
+}
 
 /// Whether `eval`'s only argument is `$(program …)` printing well-known shell set-up (its words
 /// all literal: no nested expansions, quotes or operators).
@@ -1250,6 +1287,17 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
                 out.push(seg);
                 expand_string(&code, ctx.depth + 1, &via, out);
             }
+        }
+        "source" | "."
+            if rest.len() == 1
+                && rest[0]
+                    .text
+                    .strip_prefix("<(")
+                    .and_then(|t| t.strip_suffix(')'))
+                    .is_some_and(is_well_known_setup_command) =>
+        {
+            // `source <(kubectl completion bash)`: the tool's own shell set-up.
+            out.push(seg);
         }
         "source" | "." => {
             if rest.first().is_some_and(|w| w.process_substitution)

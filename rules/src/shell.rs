@@ -1301,6 +1301,7 @@ impl<'a> Parser<'a> {
         // set-up tools ask users to eval (`eval "$(rbenv init -)"`). Everything else is `$(…)`.
         let keep = inner.len() <= 64
             && (inner == "git rev-parse --show-toplevel"
+                || crate::segment::is_fresh_temporary(inner)
                 || crate::segment::is_well_known_setup_command(inner));
         let text = if keep {
             format!("$({inner})")
@@ -1323,14 +1324,24 @@ impl<'a> Parser<'a> {
         let saved_origin = std::mem::replace(&mut self.origin, Origin::ProcessSubstitution);
         let saved_spans = std::mem::replace(&mut self.spans, false);
         let saved_heredocs = std::mem::take(&mut self.heredocs);
+        let start = self.pos;
         self.parse_list(End::Paren);
+        let inner = self.src.get(start..self.pos).unwrap_or("").trim();
+        // Kept as written when it prints well-known shell set-up (`source <(kubectl completion
+        // bash)`), like `$(…)` below.
+        let keep = inner.len() <= 64 && crate::segment::is_well_known_setup_command(inner);
+        let text = if keep {
+            format!("<({inner})")
+        } else {
+            "<(…)".to_owned()
+        };
         if self.peek() == Some(')') {
             self.bump();
         }
         self.heredocs = saved_heredocs;
         self.origin = saved_origin;
         self.spans = saved_spans;
-        word.text.push_str("<(…)");
+        word.text.push_str(&text);
         word.dynamic = true;
         word.process_substitution = true;
     }

@@ -540,9 +540,11 @@ fn awk(rest: &[Word], found: &mut ToolLook) {
         }
     }
     for c in AWK_REDIRECT.captures_iter(code) {
-        match c.get(2) {
-            Some(file) => found.writes.push(file.as_str().to_owned()),
-            None => found.cannot_follow("awk writes to a file computed at run time".into()),
+        match (c.get(2), awk_literal_directory(&c[1])) {
+            (Some(file), _) => found.writes.push(file.as_str().to_owned()),
+            // `print > ("out/" $1 ".txt")`: a file in a written-out relative directory.
+            (None, Some(dir)) => found.writes.push(format!("{dir}/file")),
+            (None, None) => found.cannot_follow("awk writes to a file computed at run time".into()),
         }
     }
     for c in AWK_READ.captures_iter(code) {
@@ -550,6 +552,18 @@ fn awk(rest: &[Word], found: &mut ToolLook) {
             found.reads.push(file.as_str().to_owned());
         }
     }
+}
+
+/// The directory of an awk output expression that starts with a written-out relative directory
+/// (`("out/" $1 ".txt")` → `out`): no `..`, not absolute, not `~`.
+fn awk_literal_directory(target: &str) -> Option<&str> {
+    let lit = target.trim_start_matches(['(', ' ']).strip_prefix('"')?;
+    let lit = &lit[..lit.find('"')?];
+    let dir = lit.rsplit_once('/')?.0;
+    let ok = !dir.is_empty()
+        && !dir.starts_with(['/', '~', '$'])
+        && !dir.split('/').any(|c| c == ".." || c.is_empty());
+    ok.then_some(dir)
 }
 
 /// An editor command (`:!cmd`, `:r !cmd`, `:lua …`, `:py3 …`, `call system(…)`).
