@@ -664,17 +664,26 @@ fn could_name<'a, 'p>(
         false
     });
     let names = &names[..count];
-    // The length test first: most words are shorter than any protected name, and `contains`
-    // builds a searcher for every call.
+    // One pass over each text: only where a byte starts some name is that name compared (and
+    // `contains` would build a searcher for every call).
+    let mut first = [false; 256];
+    let mut shortest = usize::MAX;
+    for n in names {
+        first[usize::from(n.as_bytes()[0])] = true;
+        shortest = shortest.min(n.len());
+    }
     let mentions = |text: &str| {
         if overflow {
             return any_last_component(patterns, facts, |n| {
                 text.len() >= n.len() && text.contains(n)
             });
         }
-        names
-            .iter()
-            .any(|n| text.len() >= n.len() && text.contains(n))
+        let bytes = text.as_bytes();
+        bytes.len() >= shortest
+            && (0..=bytes.len() - shortest).any(|i| {
+                first[usize::from(bytes[i])]
+                    && names.iter().any(|n| bytes[i..].starts_with(n.as_bytes()))
+            })
     };
     if mentions(cwd) {
         return true; // relative words could name a protected path
