@@ -969,6 +969,12 @@ impl Conditions {
         }
         if !self.reads.is_empty() {
             let positionals: Vec<(usize, &str)> = view.positionals().collect();
+            // Inline code that was looked inside (`python3 -c CODE`): its paths were added as
+            // arguments of their own; the code text is not a file name.
+            let positionals: Vec<(usize, &str)> = positionals
+                .into_iter()
+                .filter(|&(i, _)| Some(i) != seg.inline_code_arg)
+                .collect();
             let read = if COPY_LIKE.contains(&seg.program.as_str()) && positionals.len() > 1 {
                 &positionals[..positionals.len() - 1]
             } else if pattern_is_first_operand(seg) && !positionals.is_empty() {

@@ -86,6 +86,10 @@ pub struct Segment {
     /// (`bash -c '…'`): conditions about the paths a segment names leave it to those segments,
     /// which know the programs that use them.
     pub parsed_code_arg: Option<usize>,
+    /// The argument holding an interpreter's inline code that was looked inside
+    /// (`python3 -c CODE`): the path literals found in it are arguments of their own, so the
+    /// code text is not taken for a file name that is read.
+    pub inline_code_arg: Option<usize>,
 }
 
 impl Segment {
@@ -1080,6 +1084,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         env_set_before: Vec::new(),
         cwd_path: None,
         parsed_code_arg: None,
+        inline_code_arg: None,
     };
     if first.dynamic && project_program.is_none() {
         seg.unverifiable = Some("the program name is computed at run time".into());
@@ -1141,6 +1146,12 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
             seg.unverifiable = Some(reason);
         }
         let code = inline_code(&program, rest).map(|w| w.text.clone());
+        if code.is_some() {
+            // Looked inside below: the paths found in it are added as arguments of their own.
+            seg.inline_code_arg = rest
+                .iter()
+                .position(|w| inline_code(&program, rest).is_some_and(|c| std::ptr::eq(w, c)));
+        }
         out.push(seg);
         if let Some(code) = code {
             let index = out.len() - 1;
