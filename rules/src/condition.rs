@@ -642,6 +642,22 @@ static ALL_SETS: std::sync::LazyLock<Vec<PathPattern>> = std::sync::LazyLock::ne
         .collect()
 });
 
+/// The last components of every named set's default paths (see [`could_name`]).
+static ALL_SET_DEFAULT_NAMES: std::sync::LazyLock<Vec<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        let mut names = Vec::new();
+        for (_, paths) in crate::facts::PATH_SETS {
+            for p in *paths {
+                let p = p.trim_end_matches('/');
+                let last = p.rsplit('/').next().unwrap_or(p);
+                if !last.is_empty() && !names.contains(&last) {
+                    names.push(last);
+                }
+            }
+        }
+        names
+    });
+
 /// A cheap test, without allocating, that some word could name one of the patterns' paths: a
 /// word that names a path (in any spelling [`Bases::named_by`] accepts) contains the path's last
 /// component, unless it is relative to a working directory inside the path, or a wildcard.
@@ -652,17 +668,29 @@ fn could_name<'a, 'p>(
     cwd: &str,
     facts: &'p dyn Facts,
 ) -> bool {
-    // The protected names, gathered once (on the stack) rather than once per word.
-    let mut names: [&str; 32] = [""; 32];
+    // The protected names, gathered once (on the stack) rather than once per word; the named
+    // sets' defaults once for the process.
+    let mut names: [&str; 64] = [""; 64];
     let mut count = 0;
-    let overflow = any_last_component(patterns, facts, |n| {
-        if count == names.len() {
-            return true;
-        }
-        names[count] = n;
-        count += 1;
-        false
+    let defaults_only = patterns.iter().all(|p| {
+        p.set_name()
+            .is_some_and(|name| facts.path_set(name).is_none())
     });
+    let overflow = if defaults_only && std::ptr::eq(patterns, ALL_SETS.as_slice()) {
+        let all = &*ALL_SET_DEFAULT_NAMES;
+        count = all.len().min(names.len());
+        names[..count].copy_from_slice(&all[..count]);
+        all.len() > names.len()
+    } else {
+        any_last_component(patterns, facts, |n| {
+            if count == names.len() {
+                return true;
+            }
+            names[count] = n;
+            count += 1;
+            false
+        })
+    };
     let names = &names[..count];
     // One pass over each text: only where a byte starts some name is that name compared (and
     // `contains` would build a searcher for every call).

@@ -42,6 +42,26 @@ pub const PATH_SETS: &[(&str, &[&str])] = &[
             "~/.safeshell/trusted.toml",
         ],
     ),
+    // Shell start-up files: code in them runs in every future shell of the user.
+    (
+        "shell-startup",
+        &[
+            "~/.bashrc",
+            "~/.bash_profile",
+            "~/.bash_login",
+            "~/.bash_logout",
+            "~/.profile",
+            "~/.zshrc",
+            "~/.zprofile",
+            "~/.zshenv",
+            "~/.zlogin",
+            "~/.zlogout",
+            "~/.config/fish/config.fish",
+            "~/.xprofile",
+            "~/.xinitrc",
+            "~/.inputrc",
+        ],
+    ),
     // Agents' settings files, where SafeShell's hooks are installed.
     (
         "agent-settings",

@@ -1764,6 +1764,16 @@ fn wrapper_spec(program: &str) -> Option<WrapperSpec> {
         "valgrind" | "dbus-launch" | "dbus-run-session" | "firejail" | "torsocks" | "tsocks"
         | "fakeroot" | "eatmydata" | "chronic" | "ifne" | "sem" => spec(&[]),
         "proxychains" | "proxychains4" => spec(&["-f"]),
+        "cpulimit" => spec(&[
+            "-l",
+            "--limit",
+            "-p",
+            "--pid",
+            "-e",
+            "--exe",
+            "-m",
+            "--monitor-forks",
+        ]),
         "xvfb-run" => spec(&[
             "-n",
             "--server-num",

@@ -42,7 +42,28 @@ impl ToolLook {
 pub(crate) fn look(program: &str, rest: &[Word]) -> Option<ToolLook> {
     let mut found = ToolLook::default();
     match program {
-        "ssh" => ssh(rest, &mut found),
+        "ssh" => {
+            ssh_options(rest, &mut found);
+            ssh(rest, &mut found);
+        }
+        "scp" | "sftp" | "rsync-ssh" => ssh_options(rest, &mut found),
+        "man" => {
+            for i in 0..rest.len() {
+                if let Some((pager, dynamic, _)) =
+                    option_value(rest, i, &["-P", "--pager", "-H", "--html"])
+                {
+                    found.run(pager, dynamic);
+                }
+            }
+        }
+        "zip" => {
+            for i in 0..rest.len() {
+                if let Some((cmd, dynamic, _)) = option_value(rest, i, &["-TT", "--unzip-command"])
+                {
+                    found.run(cmd, dynamic);
+                }
+            }
+        }
         "tmux" => tmux(rest, &mut found),
         "git" => git(rest, &mut found),
         "tar" | "bsdtar" | "gtar" => tar(rest, &mut found),
@@ -105,6 +126,24 @@ fn ssh(rest: &[Word], found: &mut ToolLook) {
             .collect::<Vec<_>>()
             .join(" ");
         found.run(&text, command.iter().any(|w| w.dynamic));
+    }
+}
+
+/// ssh options that run local commands: `-o ProxyCommand=…`, `-o LocalCommand=…`.
+fn ssh_options(rest: &[Word], found: &mut ToolLook) {
+    for i in 0..rest.len() {
+        if let Some((option, dynamic, _)) = option_value(rest, i, &["-o"]) {
+            let (key, value) = option
+                .split_once(['=', ' '])
+                .map_or((option, ""), |(k, v)| (k, v.trim_start_matches(['=', ' '])));
+            if matches!(
+                key.to_ascii_lowercase().as_str(),
+                "proxycommand" | "localcommand" | "knownhostscommand" | "remotecommand"
+            ) && value != "none"
+            {
+                found.run(value, dynamic);
+            }
+        }
     }
 }
 
