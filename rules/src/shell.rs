@@ -26,6 +26,145 @@ pub const MAX_NESTING: usize = 64;
 /// is unverifiable.
 pub const MAX_GROUP_WRITES: usize = 4096;
 
+/// How many words one brace expansion may make before SafeShell stops expanding (bash has no
+/// limit; `{a,b}{c,d}…` grows as a product).
+const MAX_BRACE_WORDS: usize = 64;
+
+/// The brace expansion of a word as written (quotes kept), or `None` when it has no unquoted
+/// `{…,…}` or `{x..y}` (or would make more than [`MAX_BRACE_WORDS`] words).
+fn brace_expand(raw: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = raw.chars().collect();
+    // The first unquoted `{` that opens a brace expression, with its matching `}` and the
+    // positions of its top-level commas.
+    let (mut quote, mut i) = (None::<char>, 0);
+    while i < chars.len() {
+        let c = chars[i];
+        match (quote, c) {
+            (None, '\\') => i += 1,
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (Some('"'), '\\') => i += 1,
+            (None, '{') if i == 0 || chars[i - 1] != '$' => {
+                if let Some((end, commas)) = brace_body(&chars, i) {
+                    let prefix: String = chars[..i].iter().collect();
+                    let suffix: String = chars[end + 1..].iter().collect();
+                    let mut parts = Vec::new();
+                    if commas.is_empty() {
+                        let body: String = chars[i + 1..end].iter().collect();
+                        parts = sequence(&body)?;
+                    } else {
+                        let mut start = i + 1;
+                        for &c in commas.iter().chain(std::iter::once(&end)) {
+                            parts.push(chars[start..c].iter().collect::<String>());
+                            start = c + 1;
+                        }
+                    }
+                    let mut out = Vec::new();
+                    for part in parts {
+                        let word = format!("{prefix}{part}{suffix}");
+                        match brace_expand(&word) {
+                            Some(more) => out.extend(more),
+                            None => out.push(word),
+                        }
+                        if out.len() > MAX_BRACE_WORDS {
+                            return None;
+                        }
+                    }
+                    return Some(out.into_iter().filter(|w| !w.is_empty()).collect());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The matching `}` of the `{` at `open` and the top-level commas between, when the braces form
+/// an expansion (at least one comma, or a `..` sequence).
+fn brace_body(chars: &[char], open: usize) -> Option<(usize, Vec<usize>)> {
+    let (mut depth, mut quote, mut commas) = (0usize, None::<char>, Vec::new());
+    let mut i = open;
+    while i < chars.len() {
+        let c = chars[i];
+        match (quote, c) {
+            (None, '\\') => i += 1,
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '{') => depth += 1,
+            (None, ',') if depth == 1 => commas.push(i),
+            (None, '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    let body: String = chars[open + 1..i].iter().collect();
+                    return (!commas.is_empty() || sequence(&body).is_some())
+                        .then_some((i, commas));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The words of a sequence expression body (`1..5`, `a..e`, `0..10..2`).
+fn sequence(body: &str) -> Option<Vec<String>> {
+    let parts: Vec<&str> = body.split("..").collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let step: i64 = parts.get(2).map_or(Some(1), |s| s.parse().ok())?.max(1);
+    if let (Ok(a), Ok(b)) = (parts[0].parse::<i64>(), parts[1].parse::<i64>()) {
+        if (a - b).unsigned_abs() / step.unsigned_abs() > MAX_BRACE_WORDS as u64 {
+            return None;
+        }
+        let range: Vec<i64> = if a <= b {
+            (a..=b).step_by(step as usize).collect()
+        } else {
+            (b..=a).rev().step_by(step as usize).collect()
+        };
+        return Some(range.iter().map(i64::to_string).collect());
+    }
+    let (a, b) = (parts[0], parts[1]);
+    if a.len() == 1 && b.len() == 1 {
+        let (a, b) = (a.chars().next()?, b.chars().next()?);
+        if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() {
+            let (lo, hi) = (a.min(b) as u8, a.max(b) as u8);
+            let mut out: Vec<String> = (lo..=hi).map(|c| (c as char).to_string()).collect();
+            if a > b {
+                out.reverse();
+            }
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// Quote removal of a word without expansions (single, double quotes and backslashes).
+fn unquote(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    let mut quote = None::<char>;
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (None, '\\') => out.extend(chars.next()),
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (Some('"'), '\\') => match chars.next() {
+                Some(n @ ('"' | '\\' | '$' | '`')) => out.push(n),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// The length of a `{name}` descriptor-variable prefix of a redirection at the start of `s`.
 fn named_fd_prefix(s: &str) -> Option<usize> {
     let inner = s.strip_prefix('{')?;
@@ -954,7 +1093,22 @@ impl<'a> Parser<'a> {
                 cmd.assignments.push(word.text);
                 continue;
             }
-            cmd.words.push(word);
+            // Brace expansion (`{rm,-rf,~}`, `.{env,x}`, `/tmp/{..,x}/home`): one word becomes
+            // several, as bash expands it before anything else.
+            let raw = &self.src[word_start..self.pos];
+            match (!word.dynamic
+                && raw.contains('{')
+                && !raw.contains("$'")
+                && !raw.contains("$\""))
+            .then(|| brace_expand(raw))
+            .flatten()
+            {
+                Some(words) => cmd.words.extend(words.iter().map(|w| Word {
+                    text: unquote(w),
+                    ..Word::default()
+                })),
+                None => cmd.words.push(word),
+            }
         }
         if cmd.words.is_empty()
             && cmd.assignments.is_empty()
