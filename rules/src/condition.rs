@@ -94,6 +94,16 @@ impl<'s> SegmentView<'s> {
         if !list.needs_paths() {
             return list.is_match_any(&[raw]);
         }
+        // `cat ~/.aws/*`: a wildcard in a protected directory could expand to its files.
+        if raw.contains(['*', '?', '['])
+            && let Some(PathForms {
+                resolved: Some(r),
+                tilde,
+            }) = self.forms().get(i)
+            && list.could_expand_under(&[raw, r, tilde.as_deref().unwrap_or("")])
+        {
+            return true;
+        }
         match self.forms().get(i) {
             Some(PathForms {
                 resolved: Some(r),

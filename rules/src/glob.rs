@@ -278,6 +278,45 @@ impl GlobList {
         })
     }
 
+    /// True when a wildcard argument's directory part (`~/.aws` of `~/.aws/*`, in any of the
+    /// given forms) is a path some include pattern names or lies beneath: the shell could
+    /// expand it to a protected file.
+    pub fn could_expand_under(&self, forms: &[&str]) -> bool {
+        // A wildcard an exclusion covers (`~/.ssh/*.pub` against `!~/.ssh/*.pub`) is left out.
+        if forms
+            .iter()
+            .any(|f| !f.is_empty() && self.exclude.iter().any(|x| x.is_match(f)))
+        {
+            return false;
+        }
+        forms.iter().any(|form| {
+            let Some(meta) = form.find(['*', '?', '[']) else {
+                return false;
+            };
+            let Some(slash) = form[..meta].rfind('/') else {
+                return false;
+            };
+            let dir = &form[..slash];
+            // The wildcard component, matched against the next component of each pattern.
+            let component = form[slash + 1..].split('/').next().unwrap_or("");
+            let Ok(wild) = Glob::new(component) else {
+                return false;
+            };
+            !dir.is_empty()
+                && self.include.iter().any(|g| {
+                    let src = g.as_str();
+                    let inside =
+                        src == dir || dir.starts_with(src) && dir[src.len()..].starts_with('/');
+                    let child = src
+                        .strip_prefix(dir)
+                        .and_then(|r| r.strip_prefix('/'))
+                        .and_then(|r| r.split('/').next())
+                        .is_some_and(|next| wild.is_match(next));
+                    (inside || child) && !self.exclude.iter().any(|x| x.is_match(src))
+                })
+        })
+    }
+
     /// True when some pattern has a `/`, so values must also be tried as resolved paths.
     pub fn needs_paths(&self) -> bool {
         self.include

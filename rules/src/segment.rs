@@ -1091,6 +1091,14 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         out.push(seg);
         return;
     }
+    if first.text.contains(['*', '?'])
+        || first.text.len() > 1 && first.text.contains('[') && first.text != "[["
+    {
+        seg.unverifiable =
+            Some("the program name is a pattern the shell expands at run time".into());
+        out.push(seg);
+        return;
+    }
     if ctx.via.len() >= MAX_WRAPPERS {
         // `nice nice nice … rm`: every level copies the remaining words, and recursing once per
         // wrapper would exhaust the stack.
