@@ -1950,6 +1950,33 @@ fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
 }
 
 fn expand_find(rest: &[Word], ctx: &Ctx<'_>, out: &mut Out) {
+    // The starting points (`find ~/.ssh -name 'id_*' -exec cat {} +`): `{}` is a path beneath
+    // them, so `-exec` commands are judged with `START/{}` when there is one start other than
+    // the working directory.
+    let mut starts = Vec::new();
+    let mut j = 0;
+    while j < rest.len() {
+        let a = rest[j].text.as_str();
+        if matches!(a, "-H" | "-L" | "-P") {
+            j += 1;
+            continue;
+        }
+        if matches!(a, "-D" | "-O") || a.starts_with("-O") {
+            j += if a.len() == 2 { 2 } else { 1 };
+            continue;
+        }
+        if a.starts_with('-') || a == "(" || a == "!" {
+            break;
+        }
+        starts.push(&rest[j]);
+        j += 1;
+    }
+    let bind = match starts.as_slice() {
+        [only] if !only.dynamic && !matches!(only.text.as_str(), "." | "./") => {
+            Some(format!("{}/{{}}", only.text.trim_end_matches('/')))
+        }
+        _ => None,
+    };
     let mut i = 0;
     while i < rest.len() {
         let a = rest[i].text.as_str();
@@ -1960,7 +1987,22 @@ fn expand_find(rest: &[Word], ctx: &Ctx<'_>, out: &mut Out) {
                 end += 1;
             }
             if end > start {
-                expand_words(&rest[start..end], &[], ctx, out);
+                match &bind {
+                    Some(path) if rest[start..end].iter().any(|w| w.text == "{}") => {
+                        let words: Vec<Word> = rest[start..end]
+                            .iter()
+                            .map(|w| match w.text.as_str() {
+                                "{}" => Word {
+                                    text: path.clone(),
+                                    ..w.clone()
+                                },
+                                _ => w.clone(),
+                            })
+                            .collect();
+                        expand_words(&words, &[], ctx, out);
+                    }
+                    _ => expand_words(&rest[start..end], &[], ctx, out),
+                }
             }
             i = end + 1;
             continue;
