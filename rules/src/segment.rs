@@ -839,6 +839,15 @@ const SHELLS: &[&str] = &[
     "csh",
     "tcsh",
     "busybox-sh",
+    "yash",
+    "posh",
+    "oksh",
+    "loksh",
+    "rc",
+    "es",
+    "xonsh",
+    "nu",
+    "elvish",
 ];
 const INTERPRETERS: &[&str] = &[
     "python",
@@ -1904,13 +1913,18 @@ fn wrapped_command_start(spec: WrapperSpec, rest: &[Word]) -> Option<Wrapped> {
             continue;
         }
         if a.starts_with('-') && a.len() > 1 {
-            if a == "-S" || a == "--split-string" {
+            // `env -S` only: `sudo -S` reads the password from standard input.
+            if spec.skips_assignments && (a == "-S" || a == "--split-string") {
                 // `env -S 'cmd args'`: a string split into words.
                 return rest
                     .get(i + 1)
                     .map(|w| Wrapped::Shell(w.text.clone(), w.dynamic));
             }
-            if let Some(s) = a.strip_prefix("--split-string=") {
+            if let Some(s) = a
+                .strip_prefix("--split-string=")
+                .or_else(|| a.strip_prefix("-S").filter(|s| !s.is_empty()))
+                .filter(|_| spec.skips_assignments)
+            {
                 return Some(Wrapped::Shell(s.to_owned(), rest[i].dynamic));
             }
             let bundled_value = !a.starts_with("--")

@@ -66,8 +66,39 @@ pub(crate) fn look(program: &str, rest: &[Word]) -> Option<ToolLook> {
         }
         "tmux" => tmux(rest, &mut found),
         "git" => git(rest, &mut found),
-        "tar" | "bsdtar" | "gtar" => tar(rest, &mut found),
-        "rsync" => rsync(rest, &mut found),
+        "tar" | "bsdtar" | "gtar" => {
+            tar(rest, &mut found);
+            tar_places(rest, &mut found);
+        }
+        "rsync" => {
+            rsync(rest, &mut found);
+            rsync_delete(rest, &mut found);
+        }
+        "cp" | "mv" | "install" | "ln" => target_directory(rest, &mut found),
+        "unzip" => {
+            for i in 0..rest.len() {
+                if let Some((dir, _, _)) = option_value(rest, i, &["-d"]) {
+                    found
+                        .writes
+                        .push(format!("{}/file", dir.trim_end_matches('/')));
+                }
+            }
+        }
+        "parallel" => parallel(rest, &mut found),
+        // Node's recursive deleters (`npx rimraf DIR`): judged as `rm -rf`.
+        "rimraf" | "del" | "del-cli" | "trash" | "trash-put" => {
+            let paths: Vec<&str> = rest
+                .iter()
+                .filter(|w| !w.text.starts_with('-'))
+                .map(|w| w.text.as_str())
+                .collect();
+            if !paths.is_empty() {
+                found.run(
+                    &format!("rm -rf {}", paths.join(" ")),
+                    rest.iter().any(|w| w.dynamic),
+                );
+            }
+        }
         "sed" | "gsed" => sed(rest, &mut found),
         "awk" | "gawk" | "mawk" | "nawk" => awk(rest, &mut found),
         "vim" | "vi" | "nvim" | "view" | "ex" | "gvim" | "vimdiff" => vim(rest, &mut found),
@@ -378,6 +409,134 @@ fn tar(rest: &[Word], found: &mut ToolLook) {
         {
             found.run(cmd, rest[i].dynamic);
         }
+    }
+}
+
+/// `cp|mv|install|ln -t DIR SOURCES…`: each source lands in DIR.
+fn target_directory(rest: &[Word], found: &mut ToolLook) {
+    let mut dir = None;
+    let mut sources = Vec::new();
+    let mut i = 0;
+    while i < rest.len() {
+        if let Some((d, _, n)) = option_value(rest, i, &["-t", "--target-directory"]) {
+            dir = Some(d.trim_end_matches('/'));
+            i += n;
+            continue;
+        }
+        let a = rest[i].text.as_str();
+        if !a.starts_with('-') {
+            sources.push(a);
+        }
+        i += 1;
+    }
+    if let Some(dir) = dir {
+        for s in sources {
+            let base = s.trim_end_matches('/').rsplit('/').next().unwrap_or(s);
+            found.writes.push(format!("{dir}/{base}"));
+        }
+    }
+}
+
+/// tar's `-C DIR`: extraction writes there; creation reads the operands there. `--remove-files`
+/// deletes what it archived.
+fn tar_places(rest: &[Word], found: &mut ToolLook) {
+    let mut dir = None;
+    let mut extract = false;
+    let mut remove = false;
+    let mut operands = Vec::new();
+    let mut i = 0;
+    while i < rest.len() {
+        let a = rest[i].text.as_str();
+        if let Some((d, _, n)) = option_value(rest, i, &["-C", "--directory"]) {
+            dir = Some(d.trim_end_matches('/').to_owned());
+            i += n;
+            continue;
+        }
+        if let Some((_, _, n)) = option_value(rest, i, &["-f", "--file"]) {
+            i += n;
+            continue;
+        }
+        if a == "--remove-files" {
+            remove = true;
+        } else if a == "-x" || a == "--extract" || a == "--get" {
+            extract = true;
+        } else if !a.starts_with("--")
+            && (a.starts_with('-') || i == 0)
+            && a.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        {
+            // A bundle (`-xzf`, `xzf`): `f` takes the next word as the archive.
+            extract |= a.contains('x');
+            if a.contains('f') {
+                i += 2;
+                continue;
+            }
+        } else if !a.starts_with('-') {
+            operands.push(a.to_owned());
+        }
+        i += 1;
+    }
+    if extract && let Some(dir) = &dir {
+        found.writes.push(format!("{dir}/file"));
+    }
+    if !extract && let Some(dir) = &dir {
+        for op in &operands {
+            if !op.starts_with('/') {
+                found.reads.push(format!("{dir}/{op}"));
+            }
+        }
+    }
+    if remove && !operands.is_empty() {
+        found.run(&format!("rm -rf {}", operands.join(" ")), false);
+    }
+}
+
+/// `rsync --delete SRC DEST` empties DEST of what SRC lacks: into the home directory or `/` it
+/// is a recursive deletion of it.
+fn rsync_delete(rest: &[Word], found: &mut ToolLook) {
+    if !rest.iter().any(|w| w.text.starts_with("--delete")) {
+        return;
+    }
+    if let Some(dest) = rest.iter().rev().find(|w| !w.text.starts_with('-'))
+        && matches!(
+            dest.text.trim_end_matches('/'),
+            "" | "~" | "$HOME" | "/home" | "/root" | "/etc" | "/usr"
+        )
+    {
+        found.run(&format!("rm -rf {}", dest.text), dest.dynamic);
+    }
+}
+
+/// GNU parallel: `parallel CMD ::: ARGS` runs CMD once per argument (`{}` stands for it).
+fn parallel(rest: &[Word], found: &mut ToolLook) {
+    let Some(sep) = rest
+        .iter()
+        .position(|w| w.text == ":::" || w.text == "::::")
+    else {
+        return;
+    };
+    let command: Vec<&Word> = rest[..sep]
+        .iter()
+        .skip_while(|w| w.text.starts_with('-'))
+        .collect();
+    if command.is_empty() {
+        return;
+    }
+    let text = command
+        .iter()
+        .map(|w| w.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let dynamic = command.iter().any(|w| w.dynamic);
+    for arg in rest[sep + 1..]
+        .iter()
+        .take_while(|w| !w.text.starts_with(":::"))
+    {
+        let line = if text.contains("{}") {
+            text.replace("{}", &arg.text)
+        } else {
+            format!("{text} {}", arg.text)
+        };
+        found.run(&line, dynamic || arg.dynamic);
     }
 }
 
