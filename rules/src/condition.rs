@@ -487,6 +487,29 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
     {
         expanded = format!("{}{rest}", home?);
         &expanded
+    } else if let Some(rest) = arg
+        .strip_prefix("~+")
+        .filter(|r| (r.is_empty() || r.starts_with('/')) && !cwd.is_empty())
+    {
+        // `~+` is the working directory.
+        expanded = format!("{cwd}{rest}");
+        &expanded
+    } else if let Some((user, rest)) = arg
+        .strip_prefix('~')
+        .map(|r| r.split_at(r.find('/').unwrap_or(r.len())))
+        .filter(|(u, _)| {
+            !u.is_empty()
+                && u.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c))
+        })
+    {
+        // `~user`: another user's home (root's is /root; others assumed under /home).
+        expanded = if user == "root" {
+            format!("/root{rest}")
+        } else {
+            format!("/home/{user}{rest}")
+        };
+        &expanded
     } else if arg.starts_with('~') || arg.contains('$') || arg.contains('…') {
         return None;
     } else {

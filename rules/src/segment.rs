@@ -610,6 +610,15 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
                 let mut inner_via = out[i].via.clone();
                 inner_via.push(out[i].program.clone());
                 expand_string(&body, depth + 1, &inner_via, out);
+            } else if let Some(i) = (first..out.len()).find(|&i| {
+                matches!(out[i].program.as_str(), "source" | ".")
+                    && out[i].args.first().is_some_and(|a| is_stdin_path(a))
+            }) {
+                // `. /dev/stdin <<< 'CODE'`: the here-string or heredoc is the script.
+                out[i].unverifiable = None;
+                let mut inner_via = out[i].via.clone();
+                inner_via.push(out[i].program.clone());
+                expand_string(&body, depth + 1, &inner_via, out);
             } else if let Some(i) = (first..out.len())
                 .find(|&i| is_interpreter(&out[i].program) && interpreter_reads_stdin(&out[i]))
             {
@@ -628,6 +637,8 @@ fn expand_parsed(commands: &[SimpleCommand], depth: usize, via: &[String], out: 
 struct Vars {
     /// Name and value (`None`: unknown).
     known: Vec<(String, Option<String>)>,
+    /// Set once `IFS=…` changed how values are split: values are no longer followed.
+    ifs_changed: bool,
 }
 
 impl Vars {
@@ -669,6 +680,9 @@ impl Vars {
         if words.is_empty() {
             for a in &cmd.assignments {
                 assign(a, self);
+                if a.starts_with("IFS=") && a.len() > 4 {
+                    self.ifs_changed = true;
+                }
             }
             return;
         }
@@ -705,7 +719,7 @@ impl Vars {
     /// Replaces `$NAME` (and `$NAME{:-default}` when NAME is not assigned in the command) by
     /// the known value in a word.
     fn substitute(&self, word: &mut Word) {
-        if !word.dynamic || !word.text.contains('$') {
+        if !word.dynamic || !word.text.contains('$') || self.ifs_changed {
             return;
         }
         let text = &word.text;
@@ -727,8 +741,11 @@ impl Vars {
             let default = text[after..]
                 .strip_prefix("{:-")
                 .and_then(|d| d.find('}').map(|end| &d[..end]));
+            // `$NAME{…}` (an operator the parser did not keep, `${x/a/b}`, `${m[a]}`): the value
+            // is not NAME's.
+            let operator = default.is_none() && text[after..].starts_with('{');
             let value = match (self.get(name), default) {
-                _ if name.is_empty() || name == "HOME" => None,
+                _ if name.is_empty() || name == "HOME" || operator => None,
                 (Some(Some(v)), _) => Some(v.as_str()),
                 (None, Some(d)) if name != "TMPDIR" => Some(d),
                 // Assigned something unknown earlier: the default no longer tells anything
@@ -740,7 +757,10 @@ impl Vars {
                 Some(v) => {
                     out.push_str(v);
                     changed = true;
-                    defaulted |= !matches!(self.get(name), Some(Some(_)));
+                    // A default may be overridden by the environment; a value with blanks is
+                    // split into words when unquoted, which the word cannot tell.
+                    defaulted |=
+                        !matches!(self.get(name), Some(Some(_))) || v.contains([' ', '\t', '\n']);
                     i = after + default.map_or(0, |d| d.len() + 4);
                 }
                 None => {
@@ -894,6 +914,11 @@ fn interpreter_reads_stdin(seg: &Segment) -> bool {
         }
     }
     true
+}
+
+/// Whether a path names the process's standard input.
+fn is_stdin_path(path: &str) -> bool {
+    matches!(path, "-" | "/dev/stdin" | "/dev/fd/0" | "/proc/self/fd/0")
 }
 
 /// A shell with no `-c` and no script file reads its script from standard input.
@@ -1329,9 +1354,7 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         }
         "source" | "." => {
             if rest.first().is_some_and(|w| w.process_substitution)
-                || rest
-                    .first()
-                    .is_some_and(|w| w.text == "/dev/stdin" || w.text == "-")
+                || rest.first().is_some_and(|w| is_stdin_path(&w.text))
             {
                 seg.unverifiable = Some(format!(
                     "`{program}` reads a script that is only known at run time"
