@@ -1029,21 +1029,21 @@ impl Conditions {
             }
         }
         if !self.reads.is_empty() {
-            let positionals: Vec<(usize, &str)> = view.positionals().collect();
             // Inline code that was looked inside (`python3 -c CODE`): its paths were added as
-            // arguments of their own; the code text is not a file name.
-            let positionals: Vec<(usize, &str)> = positionals
-                .into_iter()
-                .filter(|&(i, _)| Some(i) != seg.inline_code_arg)
-                .collect();
-            let read = if COPY_LIKE.contains(&seg.program.as_str()) && positionals.len() > 1 {
-                &positionals[..positionals.len() - 1]
-            } else if pattern_is_first_operand(seg) && !positionals.is_empty() {
-                // `grep -n '^\.env' .gitignore`: the first operand is the pattern, not a file.
-                &positionals[1..]
-            } else {
-                &positionals[..]
+            // arguments of their own; the code text is not a file name. A copy writes its last
+            // operand; a search tool's first operand is its pattern (`grep -n '^\.env'
+            // .gitignore`). Counted, not collected: this runs for every segment.
+            let operands = || {
+                view.positionals()
+                    .filter(|&(i, _)| Some(i) != seg.inline_code_arg)
             };
+            let count = operands().count();
+            let skip_last = COPY_LIKE.contains(&seg.program.as_str()) && count > 1;
+            let skip_first = !skip_last && pattern_is_first_operand(seg);
+            let read = operands()
+                .enumerate()
+                .filter(|&(k, _)| !(skip_last && k + 1 == count || skip_first && k == 0))
+                .map(|(_, p)| p);
             // Input redirections (`cat < .env`) are read too; their path forms follow the
             // arguments' and the output targets'.
             let stdin_base = seg.args.len() + seg.writes.len();
@@ -1056,11 +1056,7 @@ impl Conditions {
                 .iter()
                 .enumerate()
                 .any(|(j, a)| may(a) && view.glob_arg(&self.reads, stdin_base + j, a));
-            if !from_stdin
-                && !read
-                    .iter()
-                    .any(|&(i, a)| may(a) && view.glob_arg(&self.reads, i, a))
-            {
+            if !from_stdin && !{ read }.any(|(i, a)| may(a) && view.glob_arg(&self.reads, i, a)) {
                 return Err("reads");
             }
         }
