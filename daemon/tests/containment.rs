@@ -244,7 +244,8 @@ fn readers_cannot_show_protected_secrets(daemon_env: &[(&str, &str)]) {
 const WRITERS: &[&str] = &[
     "sed -i s/ORIGINAL/CHANGED/ .bashrc",
     "sed -n 'w .bashrc' \"$OLDPWD/payload\"",
-    "python3 -c 'open(\".bashrc\", \"a\").write(\"x\")'",
+    // The file names are computed at run time: the rules engine reads path literals in code.
+    "python3 -c 'open(\".\" + \"bashrc\", \"a\").write(\"x\")'",
     "perl -i -pe s/ORIGINAL/CHANGED/ .bashrc",
     "echo x | tee -a .bashrc",
     "cp \"$OLDPWD/payload\" .bashrc",
@@ -255,7 +256,7 @@ const WRITERS: &[&str] = &[
     "ln -sf \"$OLDPWD/payload\" .bashrc",
     "truncate -s 0 .bashrc",
     "dd of=.bashrc if=\"$OLDPWD/payload\" status=none",
-    "node -e 'require(\"fs\").appendFileSync(\".bashrc\", \"x\")'",
+    "node -e 'require(\"fs\").appendFileSync(\".\" + \"bashrc\", \"x\")'",
     "rm -f .bashrc",
 ];
 
@@ -284,7 +285,7 @@ fn agents_writers_cannot_change_start_up_files_or_safeshell_rules() {
         "echo x >> rules.toml",
         "sed -i s/fake/changed/ rules.toml",
         "cp \"$OLDPWD/payload\" rules.toml",
-        "python3 -c 'open(\"rules.toml\", \"w\").write(\"x\")'",
+        "python3 -c 'open(\"rules\" + \".toml\", \"w\").write(\"x\")'",
         "rm -f rules.toml",
     ] {
         let command = format!("cd statelink && {}", absolute(&h, writer));
@@ -672,7 +673,13 @@ fn listening_is_refused_when_the_config_says_so() {
         return;
     }
     let h = setup(&[]);
-    let listen = "python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(); print(\"LISTENING\")'";
+    // A script on disk (inline code that opens sockets is unverifiable for the rules engine).
+    std::fs::write(
+        h.work.join("listen.py"),
+        "import socket\ns = socket.socket()\ns.bind((\"127.0.0.1\", 0))\ns.listen()\nprint(\"LISTENING\")\n",
+    )
+    .unwrap();
+    let listen = "python3 listen.py";
     let out = agent_sh(&h, listen, &[]);
     assert!(
         text(&out.stdout).contains("LISTENING"),
@@ -711,9 +718,14 @@ fn listening_is_refused_when_the_config_says_so() {
     // Outgoing connections are not binds: still possible (a listener outside the containment).
     let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
-    let connect = format!(
-        "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port})); print(\"CONNECTED\")'"
-    );
+    std::fs::write(
+        h.work.join("connect.py"),
+        format!(
+            "import socket\nsocket.create_connection((\"127.0.0.1\", {port}))\nprint(\"CONNECTED\")\n"
+        ),
+    )
+    .unwrap();
+    let connect = "python3 connect.py".to_owned();
     let out = agent_sh(&h, &connect, &[]);
     assert!(
         text(&out.stdout).contains("CONNECTED"),

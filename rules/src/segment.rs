@@ -216,12 +216,10 @@ fn mark_after_cd(segments: &mut [Segment]) {
             (Some(s), Some(d)) => Some(format!("{s}/{d}")),
             _ => None,
         };
+        // Only the first change of directory is followed: whether a second one runs depends on
+        // how the first ended (`cd ~/.kube || cd /tmp; cat config`).
         path = match (path, literal_cd(seg)) {
-            (Some(_), Some(d)) if d.starts_with(['/', '~']) || d.starts_with("$HOME") => {
-                Some(d.to_owned())
-            }
             (Some(p), Some(d)) if p.is_empty() => Some(d.to_owned()),
-            (Some(p), Some(d)) => Some(format!("{p}/{d}")),
             _ => None,
         };
     }
@@ -651,6 +649,13 @@ impl Vars {
     }
 
     fn set(&mut self, name: &str, value: Option<String>) {
+        // Assigned a second time: which assignment ran depends on the conditions around them
+        // (`f=.env; false && f=README.md; cat "$f"`), so the value is no longer known.
+        let value = if self.get(name).is_some() {
+            None
+        } else {
+            value
+        };
         if self.known.len() < 256 || self.get(name).is_some() {
             self.known.retain(|(n, _)| n != name);
             self.known.push((name.to_owned(), value));
@@ -1161,6 +1166,25 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
     };
     let rest = &words[1..];
 
+    // `safeshell-shim contain -c 'CMD'` / `safeshell-shim -c 'CMD'` (what the Claude Code hook
+    // rewrites commands to, and the SHELL wrapper): a shell string, judged as one.
+    if program == "safeshell-shim"
+        && let Some(code) = match rest.first().map(|w| w.text.as_str()) {
+            Some("contain") => shell_code_argument("sh", &rest[1..]),
+            Some(_) => shell_code_argument("sh", rest),
+            None => None,
+        }
+    {
+        if code.dynamic {
+            seg.unverifiable = Some("`safeshell-shim` runs a script computed at run time".into());
+            out.push(seg);
+        } else {
+            seg.parsed_code_arg = rest.iter().position(|w| w.text == code.text);
+            out.push(seg);
+            expand_string(&code.text, ctx.depth + 1, &via, out);
+        }
+        return;
+    }
     if is_shell(&program) || program == "su" {
         if let Some(code) = shell_code_argument(&program, rest) {
             if code.dynamic {
