@@ -75,10 +75,23 @@ pub fn shim_executable() -> Result<PathBuf> {
     Ok(shim)
 }
 
+/// Programs shimmed whatever the rules name: rules that protect a resource wherever it is named
+/// (`read-secrets`, `shell-rc-named`) list no programs, yet the PATH-shim surface must see the
+/// ordinary readers and writers of files for them to apply (`cat .env` run by a shell SafeShell
+/// does not wrap). Never C compilers: a shim named `cc` breaks how gcc finds its own install.
+pub const RESOURCE_PROGRAMS: &[&str] = &[
+    "cat", "tac", "less", "more", "most", "head", "tail", "bat", "batcat", "nl", "view", "strings",
+    "xxd", "hexdump", "od", "base64", "base32", "grep", "egrep", "fgrep", "rg", "ag", "ack", "awk",
+    "gawk", "cut", "sort", "uniq", "diff", "cmp", "cp", "mv", "ln", "install", "scp", "rsync",
+    "tar", "zip", "unzip", "7z", "gpg", "jq", "yq", "openssl", "curl", "wget", "nc", "sed", "dd",
+    "tee", "truncate", "vim", "vi", "nano", "emacs", "code", "python", "python3", "node", "perl",
+    "ruby", "php", "paste", "rev", "fold", "pr", "column", "iconv", "split", "zcat", "sqlite3",
+];
+
 /// The commands to shim: every program the active rules name (globs expanded against PATH),
-/// plus `extra_shims`, minus [`NEVER_SHIM`].
+/// [`RESOURCE_PROGRAMS`], plus `extra_shims`, minus [`NEVER_SHIM`].
 pub fn shim_names(rules: &RuleSet, config: &Config) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+    let mut names: BTreeSet<String> = RESOURCE_PROGRAMS.iter().map(|s| (*s).to_owned()).collect();
     let path_dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();

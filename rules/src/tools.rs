@@ -264,7 +264,9 @@ fn is_key_name(word: &str) -> bool {
             | "Left"
             | "Right"
             | "KPEnter"
-    ) || (word.len() >= 3 && matches!(&word[..2], "C-" | "M-" | "S-") && !word[2..].contains(' '))
+    ) || (word.len() >= 3
+        && matches!(word.get(..2), Some("C-" | "M-" | "S-"))
+        && !word[2..].contains(' '))
 }
 
 /// git configuration keys whose value is a command line (`!`-prefixed for aliases and helpers).
@@ -960,6 +962,8 @@ mod tests {
             ["rm -rf ~"]
         );
         assert!(runs("tmux", &["attach", "-t", "dev"]).is_empty());
+        // Key names are compared without slicing through a multi-byte character.
+        assert_eq!(runs("tmux", &["send-keys", "€x", "Enter"]), ["€x"]);
         assert_eq!(runs("git", &["-c", "alias.x=!rm -rf ~", "x"]), ["rm -rf ~"]);
         assert_eq!(
             runs("git", &["-c", "alias.p=push --force", "p"]),
