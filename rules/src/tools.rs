@@ -235,7 +235,10 @@ fn tmux(rest: &[Word], found: &mut ToolLook) {
             1
         };
     }
-    let words: Vec<&Word> = rest[i..]
+    // A value option at the end skips past it: `get`, not indexing.
+    let words: Vec<&Word> = rest
+        .get(i..)
+        .unwrap_or_default()
         .iter()
         .filter(|w| !keys || !is_key_name(&w.text))
         .take_while(|w| w.text != ";" && w.text != "\\;")

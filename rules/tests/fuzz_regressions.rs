@@ -66,3 +66,12 @@ fn a_short_option_followed_by_a_multibyte_character() {
     parse_eval("ls -\u{e9}".as_bytes());
     rules_file(b"\x01");
 }
+
+#[test]
+fn tmux_value_option_at_the_end() {
+    // parse_eval crash-f8d55e6e (2 Dec 2026): `tmux new -e<x` ends in an option that takes a
+    // value; skipping it went past the end of the words.
+    parse_eval(b"3ource <(tmux new -e<x(tu m new -F d\\\\python3 -on3 ntEO\x00-ceC");
+    parse_eval(b"tmux new-session -d -s");
+    parse_eval(b"tmux send-keys -t");
+}
