@@ -1211,13 +1211,10 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
             seg.stdin_code = reason.ends_with(PIPED);
             seg.unverifiable = Some(reason);
         }
-        let code = inline_code(&program, rest).map(|w| w.text.clone());
-        if code.is_some() {
-            // Looked inside below: the paths found in it are added as arguments of their own.
-            seg.inline_code_arg = rest
-                .iter()
-                .position(|w| inline_code(&program, rest).is_some_and(|c| std::ptr::eq(w, c)));
-        }
+        let found = inline_code(&program, rest);
+        // Looked inside below: the paths found in it are added as arguments of their own.
+        seg.inline_code_arg = found.and_then(|c| rest.iter().position(|w| std::ptr::eq(w, c)));
+        let code = found.map(|w| w.text.clone());
         out.push(seg);
         if let Some(code) = code {
             let index = out.len() - 1;
@@ -1582,20 +1579,7 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
     while i < rest.len() {
         let w = &rest[i];
         let a = w.text.as_str();
-        let bundled_e = matches!(program, "perl" | "ruby")
-            && a.len() > 2
-            && a.starts_with('-')
-            && !a.starts_with("--")
-            && a[1..].bytes().all(|c| c.is_ascii_alphabetic())
-            && a.ends_with('e');
-        let print = matches!(program, "node" | "nodejs" | "bun") && matches!(a, "-p" | "--print");
-        if bundled_e
-            || print
-            || matches!(
-                a,
-                "-c" | "-e" | "-E" | "--eval" | "-r" | "--command" | "eval"
-            )
-        {
+        if takes_inline_code(program, a) {
             return match rest.get(i + 1) {
                 Some(code) if code.dynamic && code.text.contains("$(…)") => {
                     Some(format!("`{program}` runs code computed at run time"))
@@ -1623,25 +1607,30 @@ fn interpreter_problem(program: &str, rest: &[Word], stdin: StdinKind) -> Option
     (stdin == StdinKind::Pipe).then(|| format!("`{program}` runs code{PIPED}"))
 }
 
+/// Whether option `a` of an interpreter takes its inline code as the next word: `-c`, `-e`,
+/// `--eval`, `php -r`, a Perl or Ruby bundle ending in `e` (`-ne`), node's `-p`.
+fn takes_inline_code(program: &str, a: &str) -> bool {
+    let bundled_e = matches!(program, "perl" | "ruby")
+        && a.len() > 2
+        && a.starts_with('-')
+        && !a.starts_with("--")
+        && a[1..].bytes().all(|c| c.is_ascii_alphabetic())
+        && a.ends_with('e');
+    let print = matches!(program, "node" | "nodejs" | "bun") && matches!(a, "-p" | "--print");
+    bundled_e
+        || print
+        || matches!(
+            a,
+            "-c" | "-e" | "-E" | "--eval" | "-r" | "--command" | "eval"
+        )
+}
+
 /// The inline code of an interpreter (`python3 -c CODE`, `perl -ne CODE`, `node -p CODE`), when
 /// it is written out.
 fn inline_code<'w>(program: &str, rest: &'w [Word]) -> Option<&'w Word> {
     for (i, w) in rest.iter().enumerate() {
         let a = w.text.as_str();
-        let bundled_e = matches!(program, "perl" | "ruby")
-            && a.len() > 2
-            && a.starts_with('-')
-            && !a.starts_with("--")
-            && a[1..].bytes().all(|c| c.is_ascii_alphabetic())
-            && a.ends_with('e');
-        let print = matches!(program, "node" | "nodejs" | "bun") && matches!(a, "-p" | "--print");
-        if bundled_e
-            || print
-            || matches!(
-                a,
-                "-c" | "-e" | "-E" | "--eval" | "-r" | "--command" | "eval"
-            )
-        {
+        if takes_inline_code(program, a) {
             return rest.get(i + 1).filter(|c| !c.dynamic);
         }
         if !a.starts_with('-') || a == "-m" {
