@@ -94,6 +94,31 @@ pub fn run(args: CheckArgs) -> Result<u8> {
         // Not every line was decided: a failure, after answering all the others.
         return Ok(if unreadable { crate::EXIT_FAILURE } else { 0 });
     }
+    if !args.file.is_empty() {
+        let access = safeshell_protocol::FileAccess {
+            tool: "check".to_owned(),
+            access: safeshell_protocol::FileAccessKind::parse(&args.access)
+                .context("--access must be read, write, edit, delete, search or list")?,
+            paths: args.file,
+            pattern: args.pattern,
+        };
+        let command = crate::file_access::as_command(&access, &cwd_str);
+        let mut e = rules.evaluate(CommandInput::Shell(&command), context, &cwd_str, &facts);
+        // A file tool runs no command: a redirect refuses it, as the daemon does.
+        if e.action == Action::Redirect {
+            e.action = Action::Deny;
+        }
+        let text = access.describe();
+        if args.json {
+            let mut v = to_json(&text, context, &cwd_str, &e);
+            v["judged_as"] = json!(command);
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(out, "{} {text}, judged as: {command}", args.access)?;
+            write_human(&mut out, &e)?;
+        }
+        return Ok(exit_code(e.action));
+    }
     let command = args.command.join(" ");
     let e = rules.evaluate(CommandInput::Shell(&command), context, &cwd_str, &facts);
     if args.json {

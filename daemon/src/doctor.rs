@@ -402,6 +402,22 @@ pub fn checks(cwd: &Path) -> Vec<Check> {
                 }
                 continue;
             }
+            if let Ok(missing) = hooks::not_covered(&site)
+                && !missing.is_empty()
+            {
+                out.push(Check::bad(
+                    format!("{label} coverage"),
+                    format!(
+                        "the hook in {} does not answer for {} (installed by an earlier release: the agent's file tools go unchecked)",
+                        site.path.display(),
+                        missing.join(", ")
+                    ),
+                    format!(
+                        "safeshell hook install {agent}{}",
+                        if project { " --project" } else { "" }
+                    ),
+                ));
+            }
             for command in registered {
                 let fix = format!(
                     "safeshell hook install {agent}{}",

@@ -103,31 +103,15 @@ pub fn registered(site: &HookSite) -> Result<Vec<String>> {
     };
     let mut found = Vec::new();
     if site.agent == "codex" {
-        let doc: toml::Table = toml::from_str(&text)
-            .with_context(|| format!("{} is not valid TOML", site.path.display()))?;
-        let groups = doc
-            .get("hooks")
-            .and_then(|h| h.get("PreToolUse"))
-            .and_then(toml::Value::as_array);
-        for group in groups.into_iter().flatten() {
-            for hook in group
-                .get("hooks")
-                .and_then(toml::Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(c) = hook.get("command").and_then(toml::Value::as_str)
-                    && is_our_command(c, "codex")
-                {
-                    found.push(c.to_owned());
-                }
-            }
+        for (_, commands) in codex_groups(site, &text)? {
+            found.extend(commands);
         }
         return Ok(found);
     }
     let v: Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", site.path.display()))?;
-    let (event, _) = json_event(site.agent);
+    // The shell event (the doctor probes the hook with a command); [`outdated`] checks the rest.
+    let (event, _) = json_events(site.agent)[0];
     for group in v["hooks"][event].as_array().into_iter().flatten() {
         let hooks: Vec<&Value> = match site.agent {
             "cursor" => vec![group],
@@ -146,6 +130,76 @@ pub fn registered(site: &HookSite) -> Result<Vec<String>> {
         }
     }
     Ok(found)
+}
+
+/// Codex's `PreToolUse` groups: each one's matcher and the SafeShell hook commands in it.
+fn codex_groups(site: &HookSite, text: &str) -> Result<Vec<(Option<String>, Vec<String>)>> {
+    let doc: toml::Table = toml::from_str(text)
+        .with_context(|| format!("{} is not valid TOML", site.path.display()))?;
+    let groups = doc
+        .get("hooks")
+        .and_then(|h| h.get("PreToolUse"))
+        .and_then(toml::Value::as_array);
+    Ok(groups
+        .into_iter()
+        .flatten()
+        .map(|group| {
+            let commands = group
+                .get("hooks")
+                .and_then(toml::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h.get("command").and_then(toml::Value::as_str))
+                .filter(|c| is_our_command(c, "codex"))
+                .map(str::to_owned)
+                .collect();
+            let matcher = group.get("matcher").and_then(toml::Value::as_str);
+            (matcher.map(str::to_owned), commands)
+        })
+        .collect())
+}
+
+/// The events (with their matchers) an installed SafeShell hook does not cover, as text: an
+/// install from an earlier release answers for shell commands only, not for file tools.
+pub fn not_covered(site: &HookSite) -> Result<Vec<String>> {
+    let Ok(text) = std::fs::read_to_string(&site.path) else {
+        return Ok(Vec::new());
+    };
+    let ours = |c: Option<&str>| c.is_some_and(|c| is_our_command(c, site.agent));
+    if site.agent == "codex" {
+        let covered = codex_groups(site, &text)?
+            .iter()
+            .any(|(matcher, commands)| {
+                matcher.as_deref() == Some(CODEX_MATCHER) && !commands.is_empty()
+            });
+        return Ok(if covered {
+            Vec::new()
+        } else {
+            vec![format!("PreToolUse (matcher {CODEX_MATCHER})")]
+        });
+    }
+    let v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", site.path.display()))?;
+    let mut missing = Vec::new();
+    for &(event, matcher) in json_events(site.agent) {
+        let covered = v["hooks"][event].as_array().into_iter().flatten().any(|g| {
+            let entries: Vec<&Value> = match site.agent {
+                "cursor" => vec![g],
+                _ => g["hooks"]
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default(),
+            };
+            g["matcher"].as_str() == matcher && entries.iter().any(|h| ours(h["command"].as_str()))
+        });
+        if !covered {
+            missing.push(match matcher {
+                Some(m) => format!("{event} (matcher {m})"),
+                None => event.to_owned(),
+            });
+        }
+    }
+    Ok(missing)
 }
 
 fn edit(site: &HookSite, change: impl FnOnce(&str) -> Result<String>) -> Result<Change> {
@@ -176,12 +230,25 @@ fn edit(site: &HookSite, change: impl FnOnce(&str) -> Result<String>) -> Result<
     Ok(Change::Written { backup })
 }
 
-/// (event, tool matcher) for the JSON-configured agents.
-fn json_event(agent: &str) -> (&'static str, Option<&'static str>) {
+/// Claude Code's tools SafeShell judges: the shell and the file tools.
+pub const CLAUDE_MATCHER: &str = "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Grep|Glob|LS";
+/// Gemini CLI's tools SafeShell judges (current names and the earlier `search_file_content`).
+pub const GEMINI_MATCHER: &str = "run_shell_command|read_file|read_many_files|write_file|replace|glob|grep_search|search_file_content|list_directory";
+/// Codex's tools SafeShell judges: the shell and `apply_patch` (a regex).
+pub const CODEX_MATCHER: &str = "^(Bash|apply_patch)$";
+
+/// (event, tool matcher) pairs for the JSON-configured agents: every event SafeShell's hook
+/// answers.
+fn json_events(agent: &str) -> &'static [(&'static str, Option<&'static str>)] {
     match agent {
-        "claude" => ("PreToolUse", Some("Bash")),
-        "cursor" => ("beforeShellExecution", None),
-        _ => ("BeforeTool", Some("run_shell_command")),
+        "claude" => &[("PreToolUse", Some(CLAUDE_MATCHER))],
+        // Cursor's shell commands, its file reads, and its file tools (edits, deletions).
+        "cursor" => &[
+            ("beforeShellExecution", None),
+            ("beforeReadFile", None),
+            ("preToolUse", Some("Read|Write|Edit|Delete|Grep")),
+        ],
+        _ => &[("BeforeTool", Some(GEMINI_MATCHER))],
     }
 }
 
@@ -197,53 +264,64 @@ fn json_edit(agent: &str, text: &str, command: Option<&str>) -> Result<String> {
     if agent == "cursor" && !root.contains_key("version") && command.is_some() {
         root.insert("version".into(), json!(1));
     }
-    let (event, matcher) = json_event(agent);
     let hooks = root.entry("hooks").or_insert_with(|| json!({}));
     let hooks = hooks.as_object_mut().context("`hooks` is not an object")?;
-    let groups = hooks.entry(event).or_insert_with(|| json!([]));
-    let groups = groups
-        .as_array_mut()
-        .with_context(|| format!("`hooks.{event}` is not an array"))?;
-    // Remove our entries everywhere (an install re-adds one, up to date).
-    for group in groups.iter_mut() {
-        if agent != "cursor"
-            && let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut)
-        {
-            list.retain(|h| {
-                !h["command"]
+    for &(event, matcher) in json_events(agent) {
+        if command.is_none() && !hooks.contains_key(event) {
+            continue;
+        }
+        let groups = hooks.entry(event).or_insert_with(|| json!([]));
+        let groups = groups
+            .as_array_mut()
+            .with_context(|| format!("`hooks.{event}` is not an array"))?;
+        // Remove our entries everywhere (an install re-adds one, up to date).
+        for group in groups.iter_mut() {
+            if agent != "cursor"
+                && let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut)
+            {
+                list.retain(|h| {
+                    !h["command"]
+                        .as_str()
+                        .is_some_and(|c| is_our_command(c, agent))
+                });
+            }
+        }
+        groups.retain(|g| {
+            if agent == "cursor" {
+                !g["command"]
                     .as_str()
                     .is_some_and(|c| is_our_command(c, agent))
-            });
+            } else {
+                g.get("hooks")
+                    .and_then(Value::as_array)
+                    .is_none_or(|l| !l.is_empty())
+            }
+        });
+        if let Some(command) = command {
+            let entry = match agent {
+                // A hook that fails or times out must not let the action through.
+                "cursor" => {
+                    let mut entry = json!({ "command": command, "failClosed": true });
+                    if let Some(m) = matcher {
+                        entry["matcher"] = json!(m);
+                    }
+                    entry
+                }
+                "claude" => {
+                    json!({ "matcher": matcher, "hooks": [{ "type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS }] })
+                }
+                _ => {
+                    json!({ "matcher": matcher, "hooks": [{ "type": "command", "command": command, "name": "safeshell", "timeout": HOOK_TIMEOUT_SECS * 1000 }] })
+                }
+            };
+            // Put SafeShell first, so it runs before other hooks that might allow.
+            groups.insert(0, entry);
+        } else if groups.is_empty() {
+            hooks.remove(event);
         }
     }
-    groups.retain(|g| {
-        if agent == "cursor" {
-            !g["command"]
-                .as_str()
-                .is_some_and(|c| is_our_command(c, agent))
-        } else {
-            g.get("hooks")
-                .and_then(Value::as_array)
-                .is_none_or(|l| !l.is_empty())
-        }
-    });
-    if let Some(command) = command {
-        let entry = match agent {
-            "cursor" => json!({ "command": command }),
-            "claude" => {
-                json!({ "matcher": matcher, "hooks": [{ "type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS }] })
-            }
-            _ => {
-                json!({ "matcher": matcher, "hooks": [{ "type": "command", "command": command, "name": "safeshell", "timeout": HOOK_TIMEOUT_SECS * 1000 }] })
-            }
-        };
-        // Put SafeShell first, so it runs before other hooks that might allow.
-        groups.insert(0, entry);
-    } else if groups.is_empty() {
-        hooks.remove(event);
-        if hooks.is_empty() {
-            root.remove("hooks");
-        }
+    if command.is_none() && hooks.is_empty() {
+        root.remove("hooks");
     }
     Ok(serde_json::to_string_pretty(&doc)? + "\n")
 }
@@ -285,7 +363,7 @@ fn codex_edit(text: &str, command: Option<&str>) -> Result<String> {
         let mut list = ArrayOfTables::new();
         list.push(hook);
         let mut group = Table::new();
-        group["matcher"] = value("Bash");
+        group["matcher"] = value(CODEX_MATCHER);
         group.insert("hooks", Item::ArrayOfTables(list));
         let mut first = ArrayOfTables::new();
         first.push(group);
@@ -317,7 +395,7 @@ mod tests {
         assert_eq!(v["model"], "x");
         assert_eq!(v["z"], 1);
         assert_eq!(v["hooks"]["PreToolUse"].as_array().unwrap().len(), 2);
-        assert_eq!(v["hooks"]["PreToolUse"][0]["matcher"], "Bash");
+        assert_eq!(v["hooks"]["PreToolUse"][0]["matcher"], CLAUDE_MATCHER);
         // Key order is kept.
         assert!(once.find("\"model\"").unwrap() < once.find("\"z\"").unwrap());
         let removed = json_edit("claude", &once, None).unwrap();
@@ -327,11 +405,46 @@ mod tests {
     }
 
     #[test]
+    fn cursor_gets_every_event_and_earlier_installs_are_reported() {
+        let dir = std::env::temp_dir().join(format!("safeshell-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let site = HookSite {
+            agent: "cursor",
+            path: dir.join("hooks.json"),
+        };
+        let command = "/b/safeshell-shim hook cursor";
+        // An install from an earlier release: shell commands only.
+        let old = json!({"version": 1, "hooks": {"beforeShellExecution": [{"command": command}]}});
+        std::fs::write(&site.path, old.to_string()).unwrap();
+        assert_eq!(
+            not_covered(&site).unwrap(),
+            [
+                "beforeReadFile",
+                "preToolUse (matcher Read|Write|Edit|Delete|Grep)"
+            ]
+        );
+        let text = json_edit("cursor", &old.to_string(), Some(command)).unwrap();
+        std::fs::write(&site.path, &text).unwrap();
+        assert!(not_covered(&site).unwrap().is_empty());
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["hooks"]["beforeShellExecution"].as_array().unwrap().len(),
+            1
+        );
+        assert_eq!(v["hooks"]["beforeReadFile"][0]["failClosed"], true);
+        assert_eq!(v["hooks"]["preToolUse"][0]["command"], command);
+        let removed = json_edit("cursor", &text, None).unwrap();
+        assert!(!removed.contains("safeshell-shim"), "{removed}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn codex_toml_install_and_uninstall() {
         let original = "model = \"o3\"\n\n[profiles.fast]\nmodel = \"mini\"\n";
         let once = codex_edit(original, Some("/x/safeshell-shim hook codex")).unwrap();
         assert!(once.contains("model = \"o3\"") && once.contains("[profiles.fast]"));
-        assert!(once.contains("[[hooks.PreToolUse]]") && once.contains("matcher = \"Bash\""));
+        assert!(once.contains("[[hooks.PreToolUse]]"));
+        assert!(once.contains(&format!("matcher = \"{CODEX_MATCHER}\"")));
         assert_eq!(
             codex_edit(&once, Some("/x/safeshell-shim hook codex")).unwrap(),
             once

@@ -15,6 +15,7 @@ mod daemon_cmd;
 mod demo;
 mod doctor;
 mod facts;
+mod file_access;
 mod hooks;
 mod init;
 mod logging;
@@ -274,8 +275,20 @@ pub(crate) struct CheckArgs {
     /// Read commands from stdin, one per line.
     #[arg(long, conflicts_with = "command")]
     batch: bool,
+    /// Decide an agent's file tool touching PATH instead of a command (repeat for several
+    /// paths), judged as the command that makes the same access (see docs/integrations.md).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["command", "batch"])]
+    file: Vec<String>,
+    /// What the file tool does with --file: read, write, edit (read and write), delete, search
+    /// (the contents under a directory) or list (names only).
+    #[arg(long, value_name = "ACCESS", requires = "file", default_value = "read",
+          value_parser = ["read", "write", "edit", "delete", "search", "list"])]
+    access: String,
+    /// With --access search or list: the file-name pattern that selects files (`*.rs`).
+    #[arg(long, value_name = "GLOB", requires = "file")]
+    pattern: Option<String>,
     /// The command string, as a shell would receive it (put it after `--`).
-    #[arg(value_name = "COMMAND", required_unless_present = "batch", num_args = 1..)]
+    #[arg(value_name = "COMMAND", required_unless_present_any = ["batch", "file"], num_args = 1..)]
     command: Vec<String>,
 }
 

@@ -917,6 +917,8 @@ fn segment_keys(command: &CommandSpec) -> Vec<String> {
     let segs = match command {
         CommandSpec::Argv(argv) => segment::segments_of_argv(argv),
         CommandSpec::Shell(s) => segment::segments_of_string(s),
+        // A file tool's access is its own key: a session decision on it never covers a command.
+        CommandSpec::File(access) => return vec![format!("\0file\0{}", access.describe())],
     };
     segs.iter()
         .map(|s| {
@@ -931,6 +933,7 @@ fn segment_keys(command: &CommandSpec) -> Vec<String> {
 fn command_text(command: &CommandSpec) -> String {
     match command {
         CommandSpec::Shell(s) => s.clone(),
+        CommandSpec::File(access) => access.describe(),
         CommandSpec::Argv(argv) => argv
             .iter()
             .map(|a| segment::quote(a))
@@ -1534,9 +1537,14 @@ impl Daemon {
             )
         } else {
             let rules = self.rules.for_cwd(&cwd);
+            let file_command;
             let input = match &req.command {
                 CommandSpec::Argv(argv) => CommandInput::Argv(argv),
                 CommandSpec::Shell(s) => CommandInput::Shell(s),
+                CommandSpec::File(access) => {
+                    file_command = crate::file_access::as_command(access, &req.cwd);
+                    CommandInput::Shell(&file_command)
+                }
             };
             let e = rules.evaluate(input, detected.context, &req.cwd, &facts);
             let seg = e.segment.map(|i| e.segments[i].text.clone());
@@ -1599,14 +1607,21 @@ impl Daemon {
             }
             Action::Allow => {
                 agent_message = String::new();
-                if !matches!(req.surface, Surface::PathShim) {
+                if !matches!(req.surface, Surface::PathShim)
+                    && !matches!(req.command, CommandSpec::File(_))
+                {
                     token = self.issue_token(&req.surface, client_pid, &req.command);
                 }
             }
             Action::Deny => agent_message = messages::blocked(&text, rule.as_deref(), &reason),
+            // A file tool runs no command: a redirect (a rule for the command that makes the
+            // same access) refuses the access and names the command it suggests.
             // Only Claude Code's hook can replace the command it was asked about; another
             // agent's hook refuses it and names the command to run instead (a deny, audited so).
-            Action::Redirect if hook_cannot_rewrite(&req.surface) => {
+            Action::Redirect
+                if hook_cannot_rewrite(&req.surface)
+                    || matches!(req.command, CommandSpec::File(_)) =>
+            {
                 action = Action::Deny;
                 agent_message =
                     messages::run_instead(&text, redirect.as_deref().unwrap_or(""), &reason);
@@ -1763,6 +1778,7 @@ impl Daemon {
             Some((home, state))
                 if matches!(action, Action::Allow | Action::Redirect)
                     && detected.context == Context::Ai
+                    && !matches!(req.command, CommandSpec::File(_))
                     && (runs_here(&req.surface) || !hook_cannot_rewrite(&req.surface))
                     && config.containment == crate::config::Containment::Agents =>
             {
@@ -1799,7 +1815,17 @@ impl Daemon {
             "agent": detected.agent,
             "pid": client_pid,
             "cwd": req.cwd,
-            "command": match &req.command { CommandSpec::Argv(a) => json!(a), CommandSpec::Shell(s) => json!(s) },
+            "command": match &req.command {
+                CommandSpec::Argv(a) => json!(a),
+                CommandSpec::Shell(s) => json!(s),
+                CommandSpec::File(f) => json!(f.describe()),
+            },
+            "file_access": match &req.command {
+                CommandSpec::File(f) => json!({
+                    "tool": f.tool, "access": f.access.as_str(), "paths": f.paths, "pattern": f.pattern,
+                }),
+                _ => serde_json::Value::Null,
+            },
             "decision": action.as_str(),
             "rule": rule,
             "reason": reason,

@@ -489,3 +489,59 @@ fn long_and_oversized_commands_are_decided_quickly() {
         .collect();
     assert_eq!(decisions, ["allow", "require_approval", "deny"]);
 }
+
+#[test]
+fn file_accesses_are_decided_like_the_commands_that_make_them() {
+    let env = Env::new();
+    let decide = |args: &[&str]| {
+        let mut all = vec!["check", "--json"];
+        all.extend_from_slice(args);
+        let out = env.run(&all);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stderr(&out)));
+        (
+            out.status.code(),
+            v["decision"].as_str().unwrap().to_owned(),
+        )
+    };
+    let bashrc = env.home.join(".bashrc").display().to_string();
+    let key = env.home.join(".ssh/id_ed25519").display().to_string();
+    let deny = (Some(1), "deny".to_owned());
+    let allow = (Some(0), "allow".to_owned());
+    let ask = (Some(2), "require_approval".to_owned());
+    assert_eq!(decide(&["--file", ".env"]), deny);
+    assert_eq!(decide(&["--file", &key]), deny);
+    assert_eq!(decide(&["--file", &format!("{key}.pub")]), allow);
+    assert_eq!(
+        decide(&["--file", "src/main.rs", "--access", "edit"]),
+        allow
+    );
+    assert_eq!(decide(&["--file", &bashrc, "--access", "write"]), ask);
+    assert_eq!(decide(&["--file", &bashrc]), allow);
+    assert_eq!(
+        decide(&["--file", ".", "--access", "search", "--pattern", ".env*"]),
+        deny
+    );
+    assert_eq!(
+        decide(&["--file", ".", "--access", "search", "--pattern", "*.rs"]),
+        allow
+    );
+    // Names only: listing a key directory shows no key.
+    let ssh = env.home.join(".ssh").display().to_string();
+    assert_eq!(
+        decide(&["--file", &ssh, "--access", "list", "--pattern", "*"]),
+        allow
+    );
+    // The human form says what the access was judged as.
+    let out = env.run(&["check", "--file", ".env"]);
+    assert!(
+        stdout(&out).contains("judged as: cat --"),
+        "{}",
+        stdout(&out)
+    );
+    // A kind that does not exist is a usage error, not a decision.
+    let out = env.run(&["check", "--file", ".env", "--access", "steal"]);
+    assert_eq!(out.status.code(), Some(64));
+    let out = env.run(&["check", "--file", ".env", "--", "ls"]);
+    assert_eq!(out.status.code(), Some(64));
+}

@@ -89,7 +89,7 @@ fn claude_code_payloads_get_claude_answers() {
         "{}",
         text(&out.stdout)
     );
-    // Other tools are not SafeShell's business.
+    // A file tool reading an ordinary file: no objection either.
     let out = run_hook(&h, "claude", &fixture("claude-read.json", "", &h.work), &[]);
     assert_eq!((out.status.code(), out.stdout.len()), (Some(0), 0));
     // An approval handed to the agent's own prompt.
@@ -118,11 +118,21 @@ fn codex_cursor_and_gemini_payloads_get_their_own_formats() {
         &fixture("codex-bash.json", "git push --force origin main", &h.work),
         &[("SAFESHELL_HOOK_APPROVAL", "agent")],
     );
+    // Codex runs a tool whose hook answers "ask": its approvals wait for the monitor whatever
+    // the mode, and nobody answered here (3 s), so it is refused.
+    let v = json_out(&out);
     assert_eq!(
-        json_out(&out)["hookSpecificOutput"]["permissionDecision"],
-        "ask",
+        v["hookSpecificOutput"]["permissionDecision"],
+        "deny",
         "{}",
         text(&out.stdout)
+    );
+    assert!(
+        v["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("nobody approved"),
+        "{v}"
     );
     let out = run_hook(
         &h,
@@ -189,6 +199,196 @@ fn codex_cursor_and_gemini_payloads_get_their_own_formats() {
 /// A redirect through Claude Code's hook replaces the command (`updatedInput`) and the safer one
 /// really runs; agents whose hooks cannot replace input are refused with the command to run
 /// instead, and the audit log says deny for them.
+/// A file-tool fixture with its placeholders (`FILE`, `GLOB`, `TOOL`, `CWD`) filled in.
+fn file_fixture(name: &str, cwd: &std::path::Path, fill: &[(&str, &str)]) -> String {
+    let mut raw = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/hooks/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("CWD", &cwd.display().to_string());
+    for (placeholder, value) in fill {
+        let escaped = serde_json::to_string(value).unwrap();
+        raw = raw.replace(placeholder, escaped.trim_matches('"'));
+    }
+    raw
+}
+
+/// The permission each agent's answer carries (`None`: no objection, nothing printed).
+fn verdict(agent: &str, o: &Output) -> Option<String> {
+    if o.stdout.is_empty() {
+        return None;
+    }
+    let v = json_out(o);
+    let found = match agent {
+        "claude" | "codex" => &v["hookSpecificOutput"]["permissionDecision"],
+        "cursor" => &v["permission"],
+        _ => &v["decision"],
+    };
+    found.as_str().map(str::to_owned)
+}
+
+/// (agent, fixture, placeholders, the permission expected).
+type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], Option<&'a str>);
+
+#[test]
+fn agents_file_tools_are_judged_like_the_commands_that_make_the_same_access() {
+    let h = Harness::new(RULES);
+    let env_file = h.work.join(".env");
+    std::fs::write(&env_file, "API_KEY=fake-secret-marker\n").unwrap();
+    let env_path = env_file.display().to_string();
+    let readme = h.work.join("README.md").display().to_string();
+    let bashrc = h.home.join(".bashrc").display().to_string();
+    let policy = h.state.join("rules.toml").display().to_string();
+    let hook = |agent: &str, fixture: &str, fill: &[(&str, &str)]| {
+        let payload = file_fixture(fixture, &h.work, fill);
+        let out = run_hook(&h, agent, &payload, &[("SAFESHELL_HOOK_APPROVAL", "agent")]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        (verdict(agent, &out), out)
+    };
+    let cases: &[Case] = &[
+        // Secrets: reading is refused, whichever tool and agent.
+        (
+            "claude",
+            "claude-file-read.json",
+            &[("FILE", &env_path)],
+            Some("deny"),
+        ),
+        (
+            "claude",
+            "claude-file-edit.json",
+            &[("FILE", &env_path)],
+            Some("deny"),
+        ),
+        (
+            "claude",
+            "claude-file-grep.json",
+            &[("FILE", "."), ("GLOB", "*.env")],
+            Some("deny"),
+        ),
+        (
+            "gemini",
+            "gemini-file-read.json",
+            &[("FILE", ".env")],
+            Some("deny"),
+        ),
+        (
+            "cursor",
+            "cursor-file-read.json",
+            &[("FILE", &env_path)],
+            Some("deny"),
+        ),
+        (
+            "cursor",
+            "cursor-file-tool.json",
+            &[("TOOL", "Read"), ("FILE", &env_path)],
+            Some("deny"),
+        ),
+        // Look-alikes stay allowed: ordinary files, searches that do not select secrets.
+        (
+            "claude",
+            "claude-file-read.json",
+            &[("FILE", &readme)],
+            None,
+        ),
+        (
+            "claude",
+            "claude-file-write.json",
+            &[("FILE", &readme)],
+            None,
+        ),
+        (
+            "claude",
+            "claude-file-grep.json",
+            &[("FILE", "src"), ("GLOB", "*.rs")],
+            None,
+        ),
+        (
+            "gemini",
+            "gemini-file-read.json",
+            &[("FILE", "README.md")],
+            None,
+        ),
+        (
+            "cursor",
+            "cursor-file-read.json",
+            &[("FILE", &readme)],
+            Some("allow"),
+        ),
+        (
+            "codex",
+            "codex-apply-patch.json",
+            &[("FILE", "src/lib.rs")],
+            None,
+        ),
+        // Writes to start-up files are the person's to approve (here: the agent's own prompt).
+        (
+            "claude",
+            "claude-file-write.json",
+            &[("FILE", &bashrc)],
+            Some("ask"),
+        ),
+        // SafeShell's policy is never the agent's to change, by any tool.
+        (
+            "claude",
+            "claude-file-write.json",
+            &[("FILE", &policy)],
+            Some("deny"),
+        ),
+        (
+            "codex",
+            "codex-apply-patch.json",
+            &[("FILE", &policy)],
+            Some("deny"),
+        ),
+        (
+            "cursor",
+            "cursor-file-tool.json",
+            &[("TOOL", "Delete"), ("FILE", &policy)],
+            Some("deny"),
+        ),
+    ];
+    for (agent, fixture, fill, expected) in cases {
+        let (got, out) = hook(agent, fixture, fill);
+        assert_eq!(
+            got.as_deref(),
+            *expected,
+            "{agent} {fixture} {fill:?}: {} / {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        if *expected == Some("deny") {
+            // The model is told why, and not to work around it.
+            let answer = text(&out.stdout);
+            assert!(answer.contains("Rule: "), "{answer}");
+        }
+    }
+    // Nothing of the secret reached any answer.
+    assert!(
+        h.audit()
+            .iter()
+            .all(|r| !r.to_string().contains("fake-secret-marker"))
+    );
+    // Audited as file accesses, with the tool and what it touches.
+    let audit = h.audit();
+    let read = audit
+        .iter()
+        .find(|r| r["file_access"]["tool"] == "Read" && r["decision"] == "deny")
+        .expect("the refused Read is audited");
+    assert_eq!(read["command"], format!("Read {env_path}"));
+    assert_eq!(read["rule"], "read-secrets");
+    assert_eq!(read["file_access"]["access"], "read");
+    assert_eq!(read["surface"], "hook:claude");
+    let patch = audit
+        .iter()
+        .find(|r| r["file_access"]["tool"] == "apply_patch" && r["decision"] == "deny")
+        .expect("the refused patch is audited");
+    assert_eq!(patch["rule"], "safeshell-policy-write");
+    // Nothing was written through the refused tools (the hook only decides; the fake policy
+    // file is the harness's own).
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), RULES);
+}
+
 #[test]
 fn redirects_run_through_claude_code_and_name_the_command_elsewhere() {
     let h = Harness::new(RULES);
@@ -454,9 +654,12 @@ fn hook_install_keeps_other_settings_is_idempotent_and_undoes() {
         &std::fs::read_to_string(h.work.join(".gemini/settings.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        gemini["hooks"]["BeforeTool"][0]["matcher"],
-        "run_shell_command"
+    let matcher = gemini["hooks"]["BeforeTool"][0]["matcher"]
+        .as_str()
+        .unwrap();
+    assert!(
+        matcher.starts_with("run_shell_command|") && matcher.contains("|read_file|"),
+        "{matcher}"
     );
 }
 

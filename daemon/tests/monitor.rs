@@ -260,3 +260,39 @@ fn a_monitor_inside_the_agent_cannot_approve() {
     assert_eq!(out.status.code(), Some(126));
     assert!(!h.marker("self"));
 }
+
+#[test]
+fn an_agents_file_write_to_a_start_up_file_waits_in_the_monitor() {
+    require_tmux!();
+    let h = Harness::patient(RULES);
+    let tmux = Tmux::start(&h, &[]);
+    let bashrc = h.home.join(".bashrc");
+    // Claude Code's Write tool, through its hook (a monitor is connected: the approval waits
+    // there, not in the agent's prompt).
+    let payload = serde_json::json!({
+        "session_id": "s", "transcript_path": "/tmp/t.jsonl", "cwd": h.work,
+        "permission_mode": "default", "hook_event_name": "PreToolUse", "tool_name": "Write",
+        "tool_input": { "file_path": bashrc, "content": "alias ls=true\n" },
+    });
+    let answer = |key: &str| {
+        let mut child = h
+            .command(support::shim_exe())
+            .args(["hook", "claude"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        support::feed(&mut child, payload.to_string().as_bytes());
+        wait_selectable(&tmux, &h);
+        let screen = tmux.wait_for("shell-rc");
+        assert!(screen.contains("Write "), "{screen}");
+        let out = press_until_decided(&tmux, key, child);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["hookSpecificOutput"]["permissionDecision"].clone()
+    };
+    assert_eq!(answer("1"), "allow");
+    assert_eq!(answer("3"), "deny");
+    // The hook only decides: the file is written (or not) by the agent, never by SafeShell.
+    assert!(!bashrc.exists());
+}

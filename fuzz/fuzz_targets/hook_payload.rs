@@ -14,7 +14,7 @@ use serde_json::Value;
 #[path = "../../shim/src/payload.rs"]
 mod payload;
 
-use payload::{Agent, Answer, parse_payload, render};
+use payload::{Agent, Answer, Subject, parse_payload, render};
 
 const AGENTS: [Agent; 4] = [Agent::Claude, Agent::Codex, Agent::Cursor, Agent::Gemini];
 
@@ -26,14 +26,24 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<Value>(json) else {
         return;
     };
-    if let Ok(Some((command, _cwd))) = parse_payload(agent, &value) {
-        let raw = match agent {
-            Agent::Cursor => value.get("command"),
-            _ => value.get("tool_input").and_then(|t| t.get("command")),
+    if let Ok(Some((subject, _cwd))) = parse_payload(agent, &value) {
+        let command = match subject {
+            Subject::Command(command) => {
+                let raw = match agent {
+                    Agent::Cursor => value.get("command"),
+                    _ => value.get("tool_input").and_then(|t| t.get("command")),
+                };
+                if let Some(Value::String(s)) = raw {
+                    assert_eq!(&command, s, "a string command must come back unchanged");
+                }
+                command
+            }
+            Subject::File(access) => {
+                // A file tool always names what it touches (or searches the working directory).
+                assert!(access.paths.iter().all(|p| !p.is_empty()), "{access:?}");
+                access.describe()
+            }
         };
-        if let Some(Value::String(s)) = raw {
-            assert_eq!(&command, s, "a string command must come back unchanged");
-        }
         for answer in [
             Answer::Pass,
             Answer::Allow(command.clone()),

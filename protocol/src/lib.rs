@@ -24,8 +24,9 @@ pub use frame::{FrameError, decode, encode, read_frame, read_message, write_fram
 pub use messages::{
     Action, ApprovalMode, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest,
     ClientKind, CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent,
-    Event, EventKind, HELLO_MAGIC, Hello, HelloReply, PendingApproval, Problem, ProblemKind,
-    Request, Response, StatusReport, Subscribe, Surface, VersionMismatch, check_versions,
+    Event, EventKind, FileAccess, FileAccessKind, HELLO_MAGIC, Hello, HelloReply, PendingApproval,
+    Problem, ProblemKind, Request, Response, StatusReport, Subscribe, Surface, VersionMismatch,
+    check_versions,
 };
 pub use socket::{socket_path, socket_path_from};
 
@@ -70,7 +71,7 @@ pub const AGENT_PROGRAMS: &[&str] = &[
 /// form of a message after the handshake: a new field, a reordered or removed enum
 /// variant, a changed type. The golden-bytes test in `tests/golden.rs` fails on
 /// such changes to remind you.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame payload, in bytes, that [`frame`] will write or read (1 MiB).
 ///

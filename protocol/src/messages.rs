@@ -169,6 +169,84 @@ pub enum CommandSpec {
     Argv(Vec<String>),
     /// A command string still to be parsed, as a shell wrapper or hook sees it.
     Shell(String),
+    /// An agent's file tool (Claude Code `Read`, Gemini CLI `write_file`, Cursor's file read…)
+    /// about to touch files without a shell (protocol v4).
+    File(FileAccess),
+}
+
+/// A file access by an agent's own tool, judged with the same rules as a command that makes it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileAccess {
+    /// The agent's name for the tool, e.g. `Read` or `write_file` (shown and audited).
+    pub tool: String,
+    /// What the tool does to the files.
+    pub access: FileAccessKind,
+    /// The files or directories, absolute or relative to the request's `cwd`.
+    pub paths: Vec<String>,
+    /// For [`FileAccessKind::Search`] and [`FileAccessKind::List`]: the file-name pattern that
+    /// selects the files (`*.rs`, `**/.env*`), if the tool was given one.
+    pub pattern: Option<String>,
+}
+
+/// What a file tool does to the files it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FileAccessKind {
+    /// Shows their contents.
+    Read,
+    /// Creates or replaces them.
+    Write,
+    /// Changes them in place, showing parts of them (a read and a write).
+    Edit,
+    /// Searches the contents of the files under each directory (a recursive read).
+    Search,
+    /// Lists the names of the files under each directory (metadata only).
+    List,
+    /// Deletes them.
+    Delete,
+}
+
+impl FileAccessKind {
+    /// The kind's name, as `safeshell check --access` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileAccessKind::Read => "read",
+            FileAccessKind::Write => "write",
+            FileAccessKind::Edit => "edit",
+            FileAccessKind::Search => "search",
+            FileAccessKind::List => "list",
+            FileAccessKind::Delete => "delete",
+        }
+    }
+
+    /// The kind for a name ([`FileAccessKind::as_str`]).
+    pub fn parse(name: &str) -> Option<FileAccessKind> {
+        Some(match name {
+            "read" => FileAccessKind::Read,
+            "write" => FileAccessKind::Write,
+            "edit" => FileAccessKind::Edit,
+            "search" => FileAccessKind::Search,
+            "list" => FileAccessKind::List,
+            "delete" => FileAccessKind::Delete,
+            _ => return None,
+        })
+    }
+}
+
+impl FileAccess {
+    /// The access as a person reads it: `Read /p/.env`, `Grep /p (files *.rs)`.
+    pub fn describe(&self) -> String {
+        let mut text = self.tool.clone();
+        for path in &self.paths {
+            text.push(' ');
+            text.push_str(path);
+        }
+        if let Some(pattern) = &self.pattern {
+            text.push_str(" (files ");
+            text.push_str(pattern);
+            text.push(')');
+        }
+        text
+    }
 }
 
 /// Who the daemon concluded is running a command.

@@ -5,8 +5,8 @@ use std::io::Cursor;
 use safeshell_protocol::{
     Action, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind,
     CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind,
-    Hello, HelloReply, PendingApproval, Problem, ProblemKind, Request, Response, StatusReport,
-    Subscribe, Surface, decode, encode, read_frame, write_frame,
+    FileAccess, FileAccessKind, Hello, HelloReply, PendingApproval, Problem, ProblemKind, Request,
+    Response, StatusReport, Subscribe, Surface, decode, encode, read_frame, write_frame,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -165,6 +165,28 @@ fn all_requests() -> Vec<Request> {
         Surface::Cli,
         Some(""),
     )));
+    for access in [
+        FileAccessKind::Read,
+        FileAccessKind::Write,
+        FileAccessKind::Edit,
+        FileAccessKind::Search,
+        FileAccessKind::List,
+        FileAccessKind::Delete,
+    ] {
+        assert_eq!(FileAccessKind::parse(access.as_str()), Some(access));
+        requests.push(Request::Check(check(
+            CommandSpec::File(FileAccess {
+                tool: "Grep".to_owned(),
+                access,
+                paths: strings(&["/p/.env", "relative dir"]),
+                pattern: (access == FileAccessKind::Search).then(|| "**/*.rs".to_owned()),
+            }),
+            Surface::AgentHook {
+                agent: "claude".to_owned(),
+            },
+            None,
+        )));
+    }
     for verdict in [
         ApprovalVerdict::ApproveOnce,
         ApprovalVerdict::ApproveSession,

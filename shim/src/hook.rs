@@ -15,14 +15,15 @@ use std::process::ExitCode;
 use safeshell_protocol::{Action, ApprovalMode, CommandSpec, Decision, Surface};
 use serde_json::Value;
 
-pub use crate::payload::{Agent, Answer, answer_for, parse_payload, render};
+pub use crate::payload::{Agent, Answer, Subject, answer_for, parse_payload, render};
 use crate::payload::{HookContain, Rewrite, contain_decision, contained_command, updated_input};
 use crate::{client, locate, request};
 
 /// How approvals are handled for this agent: `$SAFESHELL_HOOK_APPROVAL`, else `<agent>_approval`
-/// in config.toml, else `auto`. Gemini CLI cannot ask, so it always waits for the monitor.
+/// in config.toml, else `auto`. Gemini CLI cannot ask everywhere and Codex runs the tool when a
+/// hook answers "ask" (it counts as a failed hook), so both always wait for the monitor.
 fn approval_mode(agent: Agent) -> ApprovalMode {
-    if agent == Agent::Gemini {
+    if matches!(agent, Agent::Gemini | Agent::Codex) {
         return ApprovalMode::Monitor;
     }
     let configured = std::env::var("SAFESHELL_HOOK_APPROVAL")
@@ -87,7 +88,7 @@ fn claude_answer(d: &Decision, payload: &Value, command: &str) -> Answer {
             let target = match &d.redirect {
                 Some(CommandSpec::Shell(s)) => s.clone(),
                 Some(CommandSpec::Argv(a)) => a.join(" "),
-                None => return plain,
+                Some(CommandSpec::File(_)) | None => return plain,
             };
             let run = match contain(false) {
                 Some((_, shim)) => contained_command(&shim, &target),
@@ -186,16 +187,20 @@ pub fn run(agent_name: Option<String>) -> ExitCode {
             &format!("SafeShell could not read the hook input ({e}); blocking this command."),
         );
     }
-    let payload: Value = match serde_json::from_str(&input) {
-        Ok(v) => v,
-        Err(e) => {
-            return block(
-                agent,
-                &format!("SafeShell received malformed hook input ({e}); blocking this command."),
-            );
-        }
-    };
-    let (command, cwd) = match parse_payload(agent, &payload) {
+    // Cursor on Windows has been seen to start its JSON with a byte-order mark.
+    let payload: Value =
+        match serde_json::from_str(input.strip_prefix('\u{feff}').unwrap_or(&input)) {
+            Ok(v) => v,
+            Err(e) => {
+                return block(
+                    agent,
+                    &format!(
+                        "SafeShell received malformed hook input ({e}); blocking this command."
+                    ),
+                );
+            }
+        };
+    let (subject, cwd) = match parse_payload(agent, &payload) {
         Ok(Some(found)) => found,
         Ok(None) => return emit(agent, &Answer::Pass),
         Err(e) => {
@@ -207,19 +212,29 @@ pub fn run(agent_name: Option<String>) -> ExitCode {
             );
         }
     };
+    let spec = match &subject {
+        Subject::Command(command) => CommandSpec::Shell(command.clone()),
+        Subject::File(access) => CommandSpec::File(access.clone()),
+    };
     let mut req = request(
-        CommandSpec::Shell(command.clone()),
+        spec,
         Surface::AgentHook {
             agent: agent.name().into(),
         },
         cwd,
     );
     req.approval = approval_mode(agent);
+    // Cursor's file hooks cannot ask the person: an approval waits in the monitor.
+    if agent == Agent::Cursor && matches!(subject, Subject::File(_)) {
+        req.approval = ApprovalMode::Monitor;
+    }
     req.approval_timeout_secs = Some(hook_timeout());
-    match client::ask(&req) {
-        Ok(d) if agent == Agent::Claude => emit(agent, &claude_answer(&d, &payload, &command)),
-        Ok(d) => emit(agent, &answer_for(&d)),
-        Err(client::AskError::Unavailable(e)) => match locate::fail_mode() {
+    match (client::ask(&req), &subject) {
+        (Ok(d), Subject::Command(command)) if agent == Agent::Claude => {
+            emit(agent, &claude_answer(&d, &payload, command))
+        }
+        (Ok(d), _) => emit(agent, &answer_for(&d)),
+        (Err(client::AskError::Unavailable(e)), _) => match locate::fail_mode() {
             locate::FailMode::Deny(setting) => emit(
                 agent,
                 &Answer::Deny(format!(
@@ -233,7 +248,7 @@ pub fn run(agent_name: Option<String>) -> ExitCode {
                 emit(agent, &Answer::Pass)
             }
         },
-        Err(client::AskError::Failed(e)) => emit(
+        (Err(client::AskError::Failed(e)), _) => emit(
             agent,
             &Answer::Deny(format!(
                 "SafeShell could not decide this command ({e}); it was not run."
@@ -247,35 +262,193 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn command(s: &str) -> Subject {
+        Subject::Command(s.into())
+    }
+
     #[test]
     fn payloads_of_each_agent() {
         let claude =
             json!({"tool_name": "Bash", "tool_input": {"command": "rm -rf /"}, "cwd": "/w"});
         assert_eq!(
             parse_payload(Agent::Claude, &claude).unwrap(),
-            Some(("rm -rf /".into(), Some("/w".into())))
+            Some((command("rm -rf /"), Some("/w".into())))
         );
-        let other = json!({"tool_name": "Read", "tool_input": {"file_path": "x"}});
+        let other = json!({"tool_name": "WebFetch", "tool_input": {"url": "x"}});
         assert_eq!(parse_payload(Agent::Claude, &other).unwrap(), None);
         let codex =
             json!({"tool_name": "Bash", "tool_input": {"command": ["git", "commit", "-m", "a b"]}});
         assert_eq!(
             parse_payload(Agent::Codex, &codex).unwrap().unwrap().0,
-            "git commit -m 'a b'"
+            command("git commit -m 'a b'")
         );
         let cursor =
             json!({"command": "ls", "cwd": "/p", "hook_event_name": "beforeShellExecution"});
         assert_eq!(
             parse_payload(Agent::Cursor, &cursor).unwrap().unwrap().0,
-            "ls"
+            command("ls")
         );
         let gemini = json!({"tool_name": "run_shell_command", "tool_input": {"command": "ls", "dir_path": "sub"}, "cwd": "/p"});
         assert_eq!(
             parse_payload(Agent::Gemini, &gemini).unwrap(),
-            Some(("ls".into(), Some("/p/sub".into())))
+            Some((command("ls"), Some("/p/sub".into())))
         );
         assert!(parse_payload(Agent::Claude, &json!([1])).is_err());
         assert!(parse_payload(Agent::Claude, &json!({"tool_name": "Bash"})).is_err());
+    }
+
+    /// The file access found in a payload, as (tool, kind, paths, pattern).
+    fn file(agent: Agent, payload: Value) -> (String, &'static str, Vec<String>, Option<String>) {
+        match parse_payload(agent, &payload) {
+            Ok(Some((Subject::File(f), _))) => (f.tool, f.access.as_str(), f.paths, f.pattern),
+            other => panic!("{payload}: {other:?}"),
+        }
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn file_tools_of_each_agent() {
+        let claude = |tool: &str, input: Value| {
+            file(
+                Agent::Claude,
+                json!({"tool_name": tool, "tool_input": input, "cwd": "/p"}),
+            )
+        };
+        assert_eq!(
+            claude("Read", json!({"file_path": "/p/.env", "limit": 5})),
+            ("Read".into(), "read", strings(&["/p/.env"]), None)
+        );
+        assert_eq!(
+            claude("Write", json!({"file_path": "/h/.bashrc", "content": "x"})).1,
+            "write"
+        );
+        assert_eq!(
+            claude("MultiEdit", json!({"file_path": "/a", "edits": []})).1,
+            "edit"
+        );
+        assert_eq!(
+            claude(
+                "NotebookEdit",
+                json!({"notebook_path": "/n.ipynb", "new_source": ""})
+            )
+            .2,
+            strings(&["/n.ipynb"])
+        );
+        assert_eq!(
+            claude(
+                "Grep",
+                json!({"pattern": "KEY", "glob": "*.env", "-i": true})
+            ),
+            ("Grep".into(), "search", vec![], Some("*.env".into()))
+        );
+        assert_eq!(
+            claude("Glob", json!({"pattern": "**/*.rs", "path": "/p/src"})),
+            (
+                "Glob".into(),
+                "list",
+                strings(&["/p/src"]),
+                Some("**/*.rs".into())
+            )
+        );
+        let gemini = |tool: &str, input: Value| {
+            file(
+                Agent::Gemini,
+                json!({"tool_name": tool, "tool_input": input, "cwd": "/p"}),
+            )
+        };
+        assert_eq!(
+            gemini("read_file", json!({"file_path": ".env"})).2,
+            strings(&[".env"])
+        );
+        assert_eq!(
+            gemini("read_file", json!({"absolute_path": "/p/.env"})).2,
+            strings(&["/p/.env"])
+        );
+        assert_eq!(
+            gemini("read_many_files", json!({"include": ["src/**", ".env"]})).2,
+            strings(&["src/**", ".env"])
+        );
+        assert_eq!(
+            gemini(
+                "grep_search",
+                json!({"pattern": "k", "dir_path": "/h", "include_pattern": "*.pem"})
+            ),
+            (
+                "grep_search".into(),
+                "search",
+                strings(&["/h"]),
+                Some("*.pem".into())
+            )
+        );
+        assert_eq!(
+            gemini("replace", json!({"file_path": "/h/.zshrc"})).1,
+            "edit"
+        );
+        let cursor_read = json!({"hook_event_name": "beforeReadFile", "file_path": "/p/.env",
+            "content": "A=1", "workspace_roots": ["/p"]});
+        assert_eq!(file(Agent::Cursor, cursor_read).2, strings(&["/p/.env"]));
+        let cursor_delete = json!({"hook_event_name": "preToolUse", "tool_name": "Delete",
+            "tool_input": {"file_path": "/h/.ssh/config"}});
+        assert_eq!(file(Agent::Cursor, cursor_delete).1, "delete");
+        let patch = "*** Begin Patch\n*** Update File: src/a.rs\n@@\n-x\n+y\n*** Add File: b.txt\n+z\n*** Delete File: old.txt\n*** End Patch\n";
+        assert_eq!(
+            file(
+                Agent::Codex,
+                json!({"tool_name": "apply_patch", "tool_input": {"command": patch}})
+            ),
+            (
+                "apply_patch".into(),
+                "write",
+                strings(&["src/a.rs", "b.txt", "old.txt"]),
+                None
+            )
+        );
+        // A file tool without the path it must have is blocked, never waved through.
+        for (agent, payload) in [
+            (
+                Agent::Claude,
+                json!({"tool_name": "Read", "tool_input": {}}),
+            ),
+            (
+                Agent::Claude,
+                json!({"tool_name": "Write", "tool_input": {"file_path": 7}}),
+            ),
+            (
+                Agent::Gemini,
+                json!({"tool_name": "read_many_files", "tool_input": {"include": []}}),
+            ),
+            (Agent::Cursor, json!({"hook_event_name": "beforeReadFile"})),
+            (
+                Agent::Codex,
+                json!({"tool_name": "apply_patch", "tool_input": {"command": "x"}}),
+            ),
+        ] {
+            assert!(parse_payload(agent, &payload).is_err(), "{payload}");
+        }
+        // Tools that touch no files, and Cursor events SafeShell does not answer, are not its
+        // business.
+        assert_eq!(
+            parse_payload(Agent::Cursor, &json!({"hook_event_name": "stop"})).unwrap(),
+            None
+        );
+        assert_eq!(
+            parse_payload(
+                Agent::Gemini,
+                &json!({"tool_name": "web_fetch", "tool_input": {}})
+            )
+            .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn codex_is_never_told_to_ask() {
+        let ask = render(Agent::Codex, &Answer::Ask("why".into())).unwrap();
+        assert_eq!(ask["hookSpecificOutput"]["permissionDecision"], "deny");
+        assert_eq!(approval_mode(Agent::Codex), ApprovalMode::Monitor);
     }
 
     #[test]
@@ -353,7 +526,7 @@ mod tests {
         );
         assert_eq!(render(Agent::Gemini, &deny).unwrap()["decision"], "deny");
         assert_eq!(
-            render(Agent::Codex, &Answer::Ask("a".into())).unwrap()["hookSpecificOutput"]["permissionDecision"],
+            render(Agent::Claude, &Answer::Ask("a".into())).unwrap()["hookSpecificOutput"]["permissionDecision"],
             "ask"
         );
     }

@@ -239,7 +239,8 @@ fn verdict(mut d: Decision) -> Verdict {
             match d.redirect {
                 Some(CommandSpec::Shell(s)) => Verdict::Redirect(s),
                 Some(CommandSpec::Argv(a)) => Verdict::Redirect(a.join(" ")),
-                None => Verdict::Refuse,
+                // A redirect is always to a command; anything else refuses.
+                Some(CommandSpec::File(_)) | None => Verdict::Refuse,
             }
         }
         Action::Deny | Action::RequireApproval => {

@@ -2,7 +2,7 @@
 //! directory) a payload carries, and the JSON each agent expects back. No I/O, so the fuzz target
 //! `hook_payload` can include this file as it is.
 
-use safeshell_protocol::{Action, Decision};
+use safeshell_protocol::{Action, Decision, FileAccess, FileAccessKind};
 use serde_json::{Value, json};
 
 /// The agents this client speaks to.
@@ -156,39 +156,72 @@ pub fn has_bash_deny_or_ask(settings: &Value) -> bool {
     })
 }
 
-/// The command and working directory found in a payload, or `None` for a tool that is not a
-/// shell command (not SafeShell's business).
+/// What a hook input asks about: a shell command, or a file tool's access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A shell command string.
+    Command(String),
+    /// An agent's own file tool (read, write, edit, search, list) on some paths.
+    File(FileAccess),
+}
+
+/// The shell tools of Claude Code and Codex.
+const SHELL_TOOLS: &[&str] = &[
+    "Bash",
+    "shell",
+    "exec_command",
+    "local_shell",
+    "container.exec",
+];
+
+/// What was found in a payload and the working directory, or `None` for a tool that neither
+/// runs a command nor touches files (not SafeShell's business).
 pub fn parse_payload(
     agent: Agent,
     payload: &Value,
-) -> Result<Option<(String, Option<String>)>, String> {
+) -> Result<Option<(Subject, Option<String>)>, String> {
     let obj = payload
         .as_object()
         .ok_or("the hook input is not a JSON object")?;
     let cwd = obj.get("cwd").and_then(Value::as_str).map(str::to_owned);
+    let input = obj.get("tool_input");
     let command = match agent {
-        Agent::Cursor => obj
-            .get("command")
-            .ok_or("no `command` field in the beforeShellExecution input")?,
+        Agent::Cursor => match obj.get("hook_event_name").and_then(Value::as_str) {
+            Some("beforeReadFile") => {
+                let path = obj.get("file_path").or_else(|| obj.get("filePath"));
+                let path = required_str(path, "file_path")?;
+                let access = file_access("read_file", FileAccessKind::Read, vec![path], None);
+                return Ok(Some((
+                    Subject::File(access),
+                    cwd.or_else(|| workspace_root(obj)),
+                )));
+            }
+            Some("preToolUse") => {
+                let tool = obj
+                    .get("tool_name")
+                    .and_then(Value::as_str)
+                    .ok_or("no `tool_name` in the preToolUse input")?;
+                let cwd = cwd.or_else(|| workspace_root(obj));
+                return Ok(file_tool(agent, tool, input)?.map(|f| (Subject::File(f), cwd)));
+            }
+            Some("beforeShellExecution") | None => obj
+                .get("command")
+                .ok_or("no `command` field in the beforeShellExecution input")?,
+            Some(_) => return Ok(None),
+        },
         Agent::Claude | Agent::Codex | Agent::Gemini => {
             let tool = obj
                 .get("tool_name")
                 .and_then(Value::as_str)
                 .ok_or("no `tool_name` in the hook input")?;
-            let shell_tools: &[&str] = match agent {
-                Agent::Gemini => &["run_shell_command"],
-                _ => &[
-                    "Bash",
-                    "shell",
-                    "exec_command",
-                    "local_shell",
-                    "container.exec",
-                ],
+            let is_shell = match agent {
+                Agent::Gemini => tool == "run_shell_command",
+                _ => SHELL_TOOLS.contains(&tool),
             };
-            if !shell_tools.contains(&tool) {
-                return Ok(None);
+            if !is_shell {
+                return Ok(file_tool(agent, tool, input)?.map(|f| (Subject::File(f), cwd)));
             }
-            obj.get("tool_input")
+            input
                 .and_then(|t| t.get("command"))
                 .ok_or("no `tool_input.command` in the hook input")?
         }
@@ -207,8 +240,7 @@ pub fn parse_payload(
             .join(" "),
         _ => return Err("`command` is neither a string nor an array of strings".into()),
     };
-    let dir = payload
-        .get("tool_input")
+    let dir = input
         .and_then(|t| t.get("dir_path"))
         .and_then(Value::as_str);
     let cwd = match (cwd, dir) {
@@ -216,7 +248,202 @@ pub fn parse_payload(
         (_, Some(d)) if d.starts_with('/') => Some(d.to_owned()),
         (c, _) => c,
     };
-    Ok(Some((command, cwd)))
+    Ok(Some((Subject::Command(command), cwd)))
+}
+
+fn file_access(
+    tool: &str,
+    access: FileAccessKind,
+    paths: Vec<String>,
+    pattern: Option<String>,
+) -> FileAccess {
+    FileAccess {
+        tool: tool.to_owned(),
+        access,
+        paths,
+        pattern,
+    }
+}
+
+fn has(input: Option<&Value>, field: &str) -> bool {
+    input
+        .and_then(|i| i.get(field))
+        .is_some_and(|v| !v.is_null())
+}
+
+fn required_str(value: Option<&Value>, field: &str) -> Result<String, String> {
+    match value {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(format!(
+            "no `{field}` (a non-empty string) in the file tool's input"
+        )),
+    }
+}
+
+/// An optional string field: absent or null is `None`, anything but a string an error.
+fn optional_str(input: Option<&Value>, field: &str) -> Result<Option<String>, String> {
+    match input.and_then(|i| i.get(field)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!(
+            "`{field}` in the file tool's input is not a string"
+        )),
+    }
+}
+
+/// Cursor's project directory when a payload carries no `cwd`: the first workspace root.
+fn workspace_root(obj: &serde_json::Map<String, Value>) -> Option<String> {
+    obj.get("workspace_roots")?
+        .as_array()?
+        .first()?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The files a Codex `apply_patch` changes: the paths of its `*** Add File:`, `*** Update
+/// File:`, `*** Move to:` (writes) and `*** Delete File:` (deletions) lines.
+pub fn patch_targets(patch: &str) -> (Vec<String>, Vec<String>) {
+    let (mut written, mut deleted) = (Vec::new(), Vec::new());
+    for line in patch.lines() {
+        let line = line.trim_end();
+        let write = ["*** Add File: ", "*** Update File: ", "*** Move to: "]
+            .iter()
+            .find_map(|m| line.strip_prefix(m));
+        if let Some(path) = write.map(str::trim).filter(|p| !p.is_empty()) {
+            written.push(path.to_owned());
+        } else if let Some(path) = line
+            .strip_prefix("*** Delete File: ")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            deleted.push(path.to_owned());
+        }
+    }
+    (written, deleted)
+}
+
+/// The first of `fields` that is present (some tools' parameters were renamed between releases).
+fn path_field(input: Option<&Value>, fields: &[&str]) -> Result<String, String> {
+    let found = fields
+        .iter()
+        .find_map(|f| input.and_then(|i| i.get(*f)).filter(|v| !v.is_null()));
+    required_str(found, fields[0])
+}
+
+/// The file access a (non-shell) tool makes, `None` for a tool that touches no files. A file
+/// tool whose input cannot be read is an error, so the hook blocks it.
+fn file_tool(
+    agent: Agent,
+    tool: &str,
+    input: Option<&Value>,
+) -> Result<Option<FileAccess>, String> {
+    use FileAccessKind::*;
+    let one = |kind, fields: &[&str]| -> Result<Option<FileAccess>, String> {
+        Ok(Some(file_access(
+            tool,
+            kind,
+            vec![path_field(input, fields)?],
+            None,
+        )))
+    };
+    // A search or listing: the directory (the working directory when absent) and the pattern.
+    let under = |kind, path: &str, pattern: Option<String>| -> Result<Option<FileAccess>, String> {
+        let root = optional_str(input, path)?;
+        Ok(Some(file_access(
+            tool,
+            kind,
+            root.into_iter().collect(),
+            pattern,
+        )))
+    };
+    match (agent, tool) {
+        (Agent::Claude, "Read" | "NotebookRead") => one(Read, &["file_path", "notebook_path"]),
+        (Agent::Claude, "Write") => one(Write, &["file_path"]),
+        (Agent::Claude, "Edit" | "MultiEdit") => one(Edit, &["file_path"]),
+        (Agent::Claude, "NotebookEdit") => one(Edit, &["notebook_path"]),
+        (Agent::Claude, "Grep") => under(Search, "path", optional_str(input, "glob")?),
+        (Agent::Claude, "Glob") => under(List, "path", optional_str(input, "pattern")?),
+        (Agent::Claude, "LS") => under(List, "path", None),
+        // Gemini CLI: current parameter names first, earlier releases' after them.
+        (Agent::Gemini, "read_file") => one(Read, &["file_path", "absolute_path", "path"]),
+        (Agent::Gemini, "write_file") => one(Write, &["file_path", "absolute_path", "path"]),
+        (Agent::Gemini, "replace" | "edit") => one(Edit, &["file_path", "absolute_path", "path"]),
+        (Agent::Gemini, "read_many_files") => {
+            let field = ["include", "paths"]
+                .into_iter()
+                .find(|f| input.and_then(|i| i.get(*f)).is_some())
+                .ok_or("no `include` (an array of strings) in read_many_files")?;
+            let paths = match input.and_then(|i| i.get(field)) {
+                Some(Value::Array(items)) if !items.is_empty() => items
+                    .iter()
+                    .map(|p| required_str(Some(p), field))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => {
+                    return Err(format!(
+                        "`{field}` in read_many_files is not a list of paths"
+                    ));
+                }
+            };
+            // Each entry is a file, a directory or a glob: the files it names are read.
+            Ok(Some(file_access(tool, Read, paths, None)))
+        }
+        (Agent::Gemini, "grep_search" | "search_file_content" | "grep") => {
+            let dir = if has(input, "dir_path") {
+                "dir_path"
+            } else {
+                "path"
+            };
+            let pattern = match optional_str(input, "include_pattern")? {
+                Some(p) => Some(p),
+                None => optional_str(input, "include")?,
+            };
+            under(Search, dir, pattern)
+        }
+        (Agent::Gemini, "glob") => {
+            let dir = if has(input, "dir_path") {
+                "dir_path"
+            } else {
+                "path"
+            };
+            under(List, dir, optional_str(input, "pattern")?)
+        }
+        (Agent::Gemini, "list_directory" | "ls") => under(
+            List,
+            if has(input, "dir_path") {
+                "dir_path"
+            } else {
+                "path"
+            },
+            None,
+        ),
+        // Cursor's preToolUse (its shell commands come through beforeShellExecution).
+        (Agent::Cursor, "Read") => one(Read, &["file_path", "filePath", "path"]),
+        (Agent::Cursor, "Write" | "Edit") => one(Write, &["file_path", "filePath", "path"]),
+        (Agent::Cursor, "Delete") => one(Delete, &["file_path", "filePath", "path"]),
+        (Agent::Cursor, "Grep") => under(Search, "path", optional_str(input, "glob")?),
+        // Codex sends the patch text only: its file lines name what it changes.
+        (Agent::Codex, "apply_patch") => {
+            let patch = match input.and_then(|i| i.get("command").or_else(|| i.get("input"))) {
+                Some(Value::String(p)) => p.clone(),
+                Some(Value::Array(parts)) => parts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => return Err("no patch text in the apply_patch input".into()),
+            };
+            let (written, deleted) = patch_targets(&patch);
+            Ok(match (written.is_empty(), deleted.is_empty()) {
+                (true, true) => return Err("the apply_patch input names no file".into()),
+                // One request: deletions are judged with the writes (`rm` of the same files
+                // matters only for SafeShell's own and system files, which writes cover too).
+                (false, _) => Some(file_access(tool, Write, [written, deleted].concat(), None)),
+                (true, false) => Some(file_access(tool, Delete, deleted, None)),
+            })
+        }
+        _ => Ok(None),
+    }
 }
 
 fn quote(word: &str) -> String {
@@ -245,6 +472,11 @@ pub fn render(agent: Agent, answer: &Answer) -> Option<Value> {
         Answer::Allow(r) => ("allow", r.as_str()),
         Answer::Ask(r) => ("ask", r.as_str()),
         Answer::Deny(r) => ("deny", r.as_str()),
+    };
+    // Codex treats "ask" as a failed hook and runs the tool: it is refused instead.
+    let decision = match (agent, decision) {
+        (Agent::Codex, "ask") => "deny",
+        (_, d) => d,
     };
     match agent {
         Agent::Claude | Agent::Codex => (decision != "pass").then(|| {
@@ -294,7 +526,7 @@ pub fn answer_for(d: &Decision) -> Answer {
         Action::Allow => Answer::Pass,
         Action::Deny => Answer::Deny(d.agent_message.clone()),
         Action::RequireApproval => Answer::Ask(format!(
-            "SafeShell: this command needs the user's approval ({}: {}).",
+            "SafeShell: this needs the user's approval ({}: {}).",
             d.rule.as_deref().unwrap_or("-"),
             d.reason
         )),
