@@ -26,6 +26,7 @@ mod paths;
 #[path = "../../shim/src/profile.rs"]
 #[allow(dead_code)]
 mod profile;
+mod replay;
 mod rules_cache;
 mod rules_cmd;
 mod server;
@@ -135,6 +136,41 @@ enum Command {
         /// List trusted files and whether they changed since.
         #[arg(long, conflicts_with_all = ["file", "revoke"])]
         list: bool,
+    },
+    /// What SafeShell would have decided: every shell command and file access in past agent
+    /// sessions, decided with the rules in effect (or --rules), never run.
+    ///
+    /// Reads Claude Code transcripts (~/.claude/projects/**/*.jsonl), Codex session logs
+    /// (~/.codex/sessions/**), Gemini CLI chats (~/.gemini/tmp/*/chats/*.json) and SafeShell's
+    /// audit log (with its rotated files) when no SOURCE is named; a SOURCE is any of those, a
+    /// directory of them, or a file with one command per line (`-`: stdin). Reports totals by
+    /// decision, what would have been denied or held grouped by rule (with examples), the rules
+    /// that would have asked most often per day, and with --against-rules what a second policy
+    /// changes. A tool call repeated in a resumed session counts once.
+    Replay {
+        /// Files or directories to read (default: every agent's session store, above).
+        #[arg(value_name = "SOURCE")]
+        sources: Vec<PathBuf>,
+        /// Only calls made since this date (2026-11-01, UTC) or time (2026-11-01T12:00:00Z).
+        /// Commands without a time (a plain command list) are always included.
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Decide with this rule file in place of ~/.safeshell/rules.toml (built-in rules and
+        /// repository files still apply).
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+        /// Also decide with this rule file, and report every decision that differs.
+        #[arg(long, value_name = "FILE")]
+        against_rules: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write a self-contained HTML report (with a chart of decisions per day) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Examples shown per rule.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        examples: usize,
     },
     /// Show the kernel containment (Landlock) agents' allowed commands run under: what they may
     /// read and write when run in DIR (default: here).
@@ -404,6 +440,23 @@ fn main() -> ExitCode {
         Command::Contain { probe: true, .. } => contain_cmd::probe(),
         Command::Contain { dir, .. } => contain_cmd::print(dir),
         Command::Trust { file, revoke, list } => trust::run(file, revoke, list),
+        Command::Replay {
+            sources,
+            since,
+            rules,
+            against_rules,
+            json,
+            html,
+            examples,
+        } => replay::run(replay::Options {
+            sources,
+            since,
+            rules,
+            against_rules,
+            json,
+            html,
+            examples,
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -945,40 +945,11 @@ impl Conditions {
         {
             return Err("signals_protected_process");
         }
-        if !self.writes_path_under.is_empty() {
-            if !could_name(&self.writes_path_under, seg.writes.iter(), view.cwd, facts) {
-                return Err("writes_path_under");
-            }
-            let bases = Bases::new(&self.writes_path_under, view, facts);
-            if !seg.writes.iter().any(|w| bases.named_by(w)) {
-                return Err("writes_path_under");
-            }
+        if !self.writes_path_under.is_empty() && self.written_protected(view, facts).is_none() {
+            return Err("writes_path_under");
         }
-        if !self.names_path_under.is_empty() {
-            let words = seg.args.iter().chain(&seg.writes);
-            if !could_name(&self.names_path_under, words, view.cwd, facts) {
-                return Err("names_path_under");
-            }
-            let bases = Bases::new(&self.names_path_under, view, facts);
-            // A copy reads its sources and writes its destination (the last positional): for
-            // copiers, naming a protected file as a source is a read, which these conditions
-            // are not about. `mv` and `ln` change their sources too and are not exempt.
-            let last = view.positionals().last().map(|(i, _)| i);
-            let copier = COPIERS.contains(&seg.program.as_str());
-            let source_of_copy = |i: usize, a: &str| {
-                copier && Some(i) != last && !(a.starts_with('-') && a.len() > 1)
-            };
-            let named = seg
-                .args
-                .iter()
-                .enumerate()
-                .filter(|&(i, a)| !source_of_copy(i, a) && Some(i) != seg.parsed_code_arg)
-                .map(|(_, a)| a)
-                .chain(&seg.writes)
-                .any(|w| bases.named_by(w));
-            if !named {
-                return Err("names_path_under");
-            }
+        if !self.names_path_under.is_empty() && self.named_protected(view, facts).is_none() {
+            return Err("names_path_under");
         }
         if !self.not_program.is_empty() && self.not_program.is_match_any(&[&seg.program]) {
             return Err("not_program");
@@ -1028,37 +999,8 @@ impl Conditions {
                 return Err("not_flags");
             }
         }
-        if !self.reads.is_empty() {
-            // Inline code that was looked inside (`python3 -c CODE`): its paths were added as
-            // arguments of their own; the code text is not a file name. A copy writes its last
-            // operand; a search tool's first operand is its pattern (`grep -n '^\.env'
-            // .gitignore`). Counted, not collected: this runs for every segment.
-            let operands = || {
-                view.positionals()
-                    .filter(|&(i, _)| Some(i) != seg.inline_code_arg)
-            };
-            let count = operands().count();
-            let skip_last = COPY_LIKE.contains(&seg.program.as_str()) && count > 1;
-            let skip_first = !skip_last && pattern_is_first_operand(seg);
-            let read = operands()
-                .enumerate()
-                .filter(|&(k, _)| !(skip_last && k + 1 == count || skip_first && k == 0))
-                .map(|(_, p)| p);
-            // Input redirections (`cat < .env`) are read too; their path forms follow the
-            // arguments' and the output targets'.
-            let stdin_base = seg.args.len() + seg.writes.len();
-            // A cheap test first: most arguments hold none of the patterns' literal text (and
-            // the working directory, which relative paths are resolved against, none either).
-            let any_text = self.reads.could_match(&view.path_cwd);
-            let may = |a: &str| any_text || self.reads.could_match(a);
-            let from_stdin = seg
-                .reads_from
-                .iter()
-                .enumerate()
-                .any(|(j, a)| may(a) && view.glob_arg(&self.reads, stdin_base + j, a));
-            if !from_stdin && !{ read }.any(|(i, a)| may(a) && view.glob_arg(&self.reads, i, a)) {
-                return Err("reads");
-            }
+        if !self.reads.is_empty() && self.read_word(view).is_none() {
+            return Err("reads");
         }
         if !self.args.is_empty()
             && !seg
@@ -1223,6 +1165,182 @@ impl Conditions {
             return Err("any");
         }
         Ok(())
+    }
+
+    /// The word a `reads` condition holds for: an operand the program reads (or an input
+    /// redirection) that names a file of the list.
+    fn read_word<'v>(&self, view: &SegmentView<'v>) -> Option<&'v str> {
+        let seg = view.seg;
+        // Inline code that was looked inside (`python3 -c CODE`): its paths were added as
+        // arguments of their own; the code text is not a file name. A copy writes its last
+        // operand; a search tool's first operand is its pattern (`grep -n '^\.env'
+        // .gitignore`). Counted, not collected: this runs for every segment.
+        let operands = || {
+            view.positionals()
+                .filter(|&(i, _)| Some(i) != seg.inline_code_arg)
+        };
+        let count = operands().count();
+        let skip_last = COPY_LIKE.contains(&seg.program.as_str()) && count > 1;
+        let skip_first = !skip_last && pattern_is_first_operand(seg);
+        let mut read = operands()
+            .enumerate()
+            .filter(|&(k, _)| !(skip_last && k + 1 == count || skip_first && k == 0))
+            .map(|(_, p)| p);
+        // Input redirections (`cat < .env`) are read too; their path forms follow the
+        // arguments' and the output targets'.
+        let stdin_base = seg.args.len() + seg.writes.len();
+        // A cheap test first: most arguments hold none of the patterns' literal text (and
+        // the working directory, which relative paths are resolved against, none either).
+        let any_text = self.reads.could_match(&view.path_cwd);
+        let may = |a: &str| any_text || self.reads.could_match(a);
+        let from_stdin = seg
+            .reads_from
+            .iter()
+            .enumerate()
+            .find(|&(j, a)| may(a) && view.glob_arg(&self.reads, stdin_base + j, a))
+            .map(|(_, a)| a.as_str());
+        from_stdin.or_else(|| {
+            read.find(|&(i, a)| may(a) && view.glob_arg(&self.reads, i, a))
+                .map(|(_, a)| a)
+        })
+    }
+
+    /// The output target a `writes_path_under` condition holds for.
+    fn written_protected<'v>(&self, view: &SegmentView<'v>, facts: &dyn Facts) -> Option<&'v str> {
+        let seg = view.seg;
+        if !could_name(&self.writes_path_under, seg.writes.iter(), view.cwd, facts) {
+            return None;
+        }
+        let bases = Bases::new(&self.writes_path_under, view, facts);
+        seg.writes
+            .iter()
+            .find(|w| bases.named_by(w))
+            .map(String::as_str)
+    }
+
+    /// The word a `names_path_under` condition holds for.
+    fn named_protected<'v>(&self, view: &SegmentView<'v>, facts: &dyn Facts) -> Option<&'v str> {
+        let seg = view.seg;
+        let words = seg.args.iter().chain(&seg.writes);
+        if !could_name(&self.names_path_under, words, view.cwd, facts) {
+            return None;
+        }
+        let bases = Bases::new(&self.names_path_under, view, facts);
+        // A copy reads its sources and writes its destination (the last positional): for
+        // copiers, naming a protected file as a source is a read, which these conditions
+        // are not about. `mv` and `ln` change their sources too and are not exempt.
+        let last = view.positionals().last().map(|(i, _)| i);
+        let copier = COPIERS.contains(&seg.program.as_str());
+        let source_of_copy =
+            |i: usize, a: &str| copier && Some(i) != last && !(a.starts_with('-') && a.len() > 1);
+        seg.args
+            .iter()
+            .enumerate()
+            .filter(|&(i, a)| !source_of_copy(i, a) && Some(i) != seg.parsed_code_arg)
+            .map(|(_, a)| a)
+            .chain(&seg.writes)
+            .find(|w| bases.named_by(w))
+            .map(String::as_str)
+    }
+
+    /// What made these conditions hold for a segment they hold for, in words (`reads `.env``,
+    /// `subcommand push`), for refusals and `safeshell rules explain`: the word that named a
+    /// protected file where a condition is about files, otherwise the condition's name.
+    pub fn witness(&self, view: &SegmentView<'_>, facts: &dyn Facts) -> Vec<String> {
+        let seg = view.seg;
+        let mut out = Vec::new();
+        let word = |what: &str, w: Option<&str>, out: &mut Vec<String>| {
+            out.push(match w {
+                Some(w) => format!("{what} `{w}`"),
+                None => what.to_owned(),
+            });
+        };
+        if !self.program.is_empty() {
+            word("program", Some(&seg.program), &mut out);
+        }
+        if !self.reads.is_empty() {
+            word("reads", self.read_word(view), &mut out);
+        }
+        if !self.writes_path_under.is_empty() {
+            word("writes", self.written_protected(view, facts), &mut out);
+        }
+        if !self.names_path_under.is_empty() {
+            word("names", self.named_protected(view, facts), &mut out);
+        }
+        if !self.args.is_empty() {
+            let found = seg
+                .args
+                .iter()
+                .find(|a| self.args.is_match_any(&[a.as_str()]));
+            word("argument", found.map(String::as_str), &mut out);
+        }
+        if !self.positional.is_empty() {
+            let found = view
+                .positionals()
+                .find(|&(i, a)| view.glob_arg(&self.positional, i, a));
+            word("operand", found.map(|(_, a)| a), &mut out);
+        }
+        if !self.writes_to.is_empty() {
+            let n = seg.args.len();
+            let found = seg
+                .writes
+                .iter()
+                .enumerate()
+                .find(|&(j, w)| view.glob_arg(&self.writes_to, n + j, w));
+            word("writes to", found.map(|(_, w)| w.as_str()), &mut out);
+        }
+        if !self.subcommand.is_empty() {
+            out.push(format!(
+                "subcommand `{}`",
+                view.subcommand_words().join(" ")
+            ));
+        }
+        for spec in &self.flags {
+            let found = view.flag_args().find(|f| spec.matches(f));
+            word("flag", found, &mut out);
+        }
+        let named = [
+            ("invoked_as", !self.invoked_as.is_empty()),
+            ("stdin is code", self.stdin_is_code.is_some()),
+            ("regex", self.regex.is_some()),
+            ("contains", !self.contains.is_empty()),
+            ("prefix", !self.prefix.is_empty()),
+            ("all_positional", !self.all_positional.is_empty()),
+            ("last_positional", !self.last_positional.is_empty()),
+            ("last_path_under", !self.last_path_under.is_empty()),
+            ("paths_under", !self.paths_under.is_empty()),
+            ("paths_equal", !self.paths_equal.is_empty()),
+            ("all_paths_under", !self.all_paths_under.is_empty()),
+            ("stdin_from", !self.stdin_from.is_empty()),
+            ("in_pipeline", self.in_pipeline.is_some()),
+            ("calls_own_function", self.calls_own_function.is_some()),
+            ("wrapped", self.wrapped.is_some()),
+            (
+                "signals a protected process",
+                self.signals_protected_process == Some(true),
+            ),
+            (
+                "git_branch",
+                !self.git_branch.is_empty() || self.git_branch_regex.is_some(),
+            ),
+            ("in_git_repo", self.in_git_repo.is_some()),
+            (
+                "cwd",
+                self.cwd_regex.is_some() || !self.cwd_under.is_empty(),
+            ),
+            ("file_exists", !self.file_exists.is_empty()),
+            ("env", !self.env.is_empty() || !self.env_unset.is_empty()),
+        ];
+        out.extend(
+            named
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(n, _)| (*n).to_owned()),
+        );
+        if let Some(alternative) = self.any.iter().find(|c| c.check(view, facts).is_ok()) {
+            out.extend(alternative.witness(view, facts));
+        }
+        out
     }
 
     /// True when no condition is given.

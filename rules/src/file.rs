@@ -118,6 +118,9 @@ pub struct RuleDef {
     /// What the agent or person is told.
     #[serde(default)]
     pub message: Option<String>,
+    /// A safer alternative, shown with a refusal (`git push --force-with-lease`).
+    #[serde(default)]
+    pub suggest: Option<String>,
     /// Whether a human may approve the command for the session.
     #[serde(default)]
     pub approval_scope: ApprovalScopeDef,
@@ -264,6 +267,8 @@ pub struct OverrideDef {
     pub context: Option<ContextDef>,
     /// A new message.
     pub message: Option<String>,
+    /// A new safer alternative.
+    pub suggest: Option<String>,
     /// A new approval scope.
     pub approval_scope: Option<ApprovalScopeDef>,
 }

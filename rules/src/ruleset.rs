@@ -232,6 +232,8 @@ pub struct Rule {
     pub context: RuleContext,
     /// What the agent or person is told.
     pub message: Option<String>,
+    /// A safer alternative shown with a refusal.
+    pub suggest: Option<String>,
     /// Whether approvals may be remembered for the session.
     pub approval_scope: ApprovalScope,
     /// Where it was defined.
@@ -267,6 +269,20 @@ impl Rule {
             return Err(Miss::Exception);
         }
         Ok(())
+    }
+
+    /// Where the rule comes from, in words: `pack secrets (built in)`, `FILE:LINE`, with an
+    /// override's place.
+    pub fn origin_words(&self) -> String {
+        let mut words = match (self.pack, self.origin.kind) {
+            (Some(pack), _) => format!("pack `{pack}` (built in)"),
+            (None, SourceKind::Builtin) => "built in".to_owned(),
+            (None, _) => format!("{}:{}", self.origin.file, self.origin.line),
+        };
+        if let Some(at) = &self.origin.overridden_at {
+            words.push_str(&format!(", changed at {at}"));
+        }
+        words
     }
 
     /// The text shown for a match on `segment`.
@@ -368,6 +384,21 @@ pub struct Evaluation {
     pub approval_scope: ApprovalScope,
     /// Every segment's result.
     pub segments: Vec<SegmentResult>,
+    /// For a decision other than allow: where the deciding rule comes from, what matched, and
+    /// its safer alternative.
+    pub explanation: Option<Explanation>,
+}
+
+/// Why a rule decided: shown with refusals and approvals, in `safeshell rules explain` and the
+/// monitor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Explanation {
+    /// Where the rule is defined: `pack secrets (built in)`, `FILE:LINE`.
+    pub origin: String,
+    /// What matched, in words: `reads `/p/.env``, `subcommand `push``.
+    pub matched: Vec<String>,
+    /// The rule's safer alternative, if it gives one.
+    pub suggest: Option<String>,
 }
 
 /// One rule considered for a segment, for `safeshell rules explain`.
@@ -665,6 +696,7 @@ impl RuleSet {
                 redirect: None,
                 approval_scope: ApprovalScope::Session,
                 segments: results,
+                explanation: None,
             };
         };
         let decisive = &results[si];
@@ -674,6 +706,25 @@ impl RuleSet {
             .find(|m| m.action == action)
             .expect("the deciding match is recorded");
         let rule_ref = rule.map(|ri| &self.rules[ri]);
+        // Only for decisions other than allow, so never on the common path.
+        let explained = rule_ref
+            .filter(|r| r.name == m.rule)
+            .or_else(|| self.rules.iter().find(|r| r.name == m.rule));
+        let explanation = match explained {
+            Some(r) => {
+                let view = SegmentView::new(&segments[si], cwd, facts.home());
+                Explanation {
+                    origin: r.origin_words(),
+                    matched: r.when.witness(&view, facts),
+                    suggest: r.suggest.clone(),
+                }
+            }
+            None => Explanation {
+                origin: "the parser: a construct it cannot verify".into(),
+                matched: segments[si].unverifiable.iter().cloned().collect(),
+                suggest: None,
+            },
+        };
         let mut evaluation = Evaluation {
             action,
             rule: Some(m.rule.clone()),
@@ -682,6 +733,7 @@ impl RuleSet {
             redirect: None,
             approval_scope: rule_ref.map_or(ApprovalScope::Session, |r| r.approval_scope),
             segments: results,
+            explanation: Some(explanation),
         };
         if action == Action::Redirect {
             let rule = rule_ref.expect("only rules redirect");
@@ -1185,6 +1237,7 @@ fn compile_source(
             redirect_to: def.redirect_to.as_ref().map(|r| r.get_ref().clone()),
             context: context_of(def.context),
             message: def.message.clone(),
+            suggest: def.suggest.clone(),
             approval_scope: scope_of(def.approval_scope),
             origin: RuleOrigin {
                 kind: source.kind,
@@ -1229,6 +1282,9 @@ fn compile_source(
         }
         if let Some(r) = &def.redirect_to {
             rule.redirect_to = Some(r.clone());
+        }
+        if let Some(suggest) = &def.suggest {
+            rule.suggest = Some(suggest.clone());
         }
         if rule.action == Action::Redirect && rule.redirect_to.is_none() {
             ctx.error(

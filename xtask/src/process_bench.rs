@@ -3,7 +3,8 @@
 //! the floor (`env true`, a process that only `execve`s), the pieces of that overhead measured
 //! in-process (connect + handshake, one check round trip), the `SHELL` wrapper against plain
 //! `bash -c`, agent-hook latency, daemon start to first answer with 0 / 100 / 1000 rules, daemon
-//! memory idle and under 10,000 requests, and daemon CPU while idle.
+//! memory idle and under 10,000 requests, daemon CPU while idle, and `safeshell replay` over a
+//! Claude Code transcript of 100,000 tool calls.
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -48,6 +49,7 @@ pub const SCENARIOS: &[&str] = &[
     "hook",
     "daemon_start",
     "daemon_memory",
+    "replay",
 ];
 
 /// Requests driven through the daemon for the memory figures.
@@ -78,6 +80,7 @@ pub fn run(bins: &Binaries, opts: &Options, report: &mut Report) {
             "hook" => hook(bins, opts),
             "daemon_start" => daemon_start(bins, opts),
             "daemon_memory" => daemon_memory(bins, opts),
+            "replay" => replay(bins, opts),
             _ => unreachable!("every scenario is dispatched"),
         };
         match result {
@@ -551,6 +554,146 @@ fn hook(bins: &Binaries, opts: &Options) -> Result<Outcome> {
             )
             .note("10th percentiles: steadier than the median on an oversubscribed machine"),
         ],
+        skipped: Vec::new(),
+    })
+}
+
+/// Tool calls in the replay benchmark's transcript (the budget: under 5 s).
+pub const REPLAY_CALLS: usize = 100_000;
+
+/// A Claude Code transcript of `calls` tool calls (shell commands and file tools, allowed,
+/// denied and held, each with its tool-result line), as Claude Code writes it. Only read by
+/// `safeshell replay`, never run.
+fn replay_transcript(calls: usize, project: &str) -> String {
+    // Every call differs (a number in it), so no decision is reused: the worst case.
+    let call_for = |k: usize| -> (&str, serde_json::Value) {
+        match k % 8 {
+            0 => (
+                "Bash",
+                serde_json::json!({"command": format!("git log -n {k} --oneline")}),
+            ),
+            1 => (
+                "Bash",
+                serde_json::json!({"command": format!("cargo test -p core test_{k} -- --nocapture")}),
+            ),
+            2 => (
+                "Bash",
+                serde_json::json!({"command": format!("git push --force origin topic-{k}")}),
+            ),
+            3 => (
+                "Bash",
+                serde_json::json!({"command": format!("rm -rf ~/work-{k}")}),
+            ),
+            4 => (
+                "Read",
+                serde_json::json!({"file_path": format!("{project}/src/m{k}.rs")}),
+            ),
+            5 => (
+                "Read",
+                serde_json::json!({"file_path": format!("{project}/svc{k}/.env")}),
+            ),
+            6 => (
+                "Edit",
+                serde_json::json!({"file_path": format!("{project}/src/l{k}.rs"), "old_string": "a", "new_string": "b"}),
+            ),
+            _ => (
+                "Grep",
+                serde_json::json!({"pattern": format!("TODO {k}"), "path": format!("{project}/src/d{k}"), "glob": "*.rs"}),
+            ),
+        }
+    };
+    let mut out = String::with_capacity(calls * 600);
+    for k in 0..calls {
+        let (tool, input) = call_for(k);
+        let id = format!("toolu_{k:08}");
+        let time = format!("2026-11-{:02}T10:00:00.000Z", 1 + k % 28);
+        let call = serde_json::json!({
+            "parentUuid": format!("p{k}"), "isSidechain": false, "userType": "external", "cwd": project,
+            "sessionId": "bench", "version": "2.0.29", "gitBranch": "main", "type": "assistant",
+            "uuid": format!("a{k}"), "timestamp": time,
+            "message": {"model": "m", "id": format!("msg_{k}"), "type": "message", "role": "assistant",
+                "content": [{"type": "tool_use", "id": id, "name": tool, "input": input}]},
+        });
+        let result = serde_json::json!({
+            "parentUuid": format!("a{k}"), "cwd": project, "sessionId": "bench", "type": "user",
+            "uuid": format!("u{k}"), "timestamp": time,
+            "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": id, "content": "output of the tool, a few hundred bytes in a real session"}]},
+        });
+        out.push_str(&call.to_string());
+        out.push('\n');
+        out.push_str(&result.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// `safeshell replay --json` over a transcript of [`REPLAY_CALLS`] tool calls: wall time and
+/// calls decided per second.
+fn replay(bins: &Binaries, opts: &Options) -> Result<Outcome> {
+    let runs = if opts.quick { 3 } else { 7 };
+    let dir = tempfile::tempdir()?;
+    let home = dir.path().join("home");
+    let project = home.join("project");
+    std::fs::create_dir_all(&project)?;
+    let transcript = dir.path().join("session.jsonl");
+    std::fs::write(
+        &transcript,
+        replay_transcript(REPLAY_CALLS, &project.display().to_string()),
+    )?;
+    let size = std::fs::metadata(&transcript)?.len();
+    let mut times = Vec::with_capacity(runs);
+    eprintln!(
+        "   (×{runs}: safeshell replay --json over {REPLAY_CALLS} tool calls, {:.1} MB)",
+        size as f64 / 1e6
+    );
+    for _ in 0..runs {
+        let mut cmd = clean_command(
+            &bins.safeshell,
+            &[
+                OsStr::new("replay"),
+                OsStr::new("--json"),
+                transcript.as_os_str(),
+            ],
+            &home,
+            "/usr/bin:/bin",
+        );
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = cmd.output()?;
+        times.push(ns(start.elapsed()));
+        if !out.status.success() {
+            bail!(
+                "safeshell replay failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        if report["calls"] != REPLAY_CALLS {
+            bail!(
+                "replay decided {} calls, expected {REPLAY_CALLS}",
+                report["calls"]
+            );
+        }
+    }
+    let time = time_figure("process.replay.100k_tool_calls", &times).note(
+        "`safeshell replay --json` over a Claude Code transcript of 100,000 tool calls; budget 5 s",
+    );
+    let per_second = REPLAY_CALLS as f64 / (time.value / 1e9);
+    let rate = Figure::new(
+        "process.replay.tool_calls_per_second",
+        Kind::Count,
+        per_second,
+        Spread {
+            low: REPLAY_CALLS as f64 / (time.spread.high / 1e9),
+            high: REPLAY_CALLS as f64 / (time.spread.low / 1e9),
+            label: "from the slowest and fastest run".into(),
+        },
+    )
+    .noise(time.noise_pct)
+    .note("tool calls decided per second (median run)");
+    Ok(Outcome {
+        figures: vec![time, rate],
         skipped: Vec::new(),
     })
 }
