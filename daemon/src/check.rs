@@ -148,6 +148,11 @@ fn to_json(
             safeshell_rules::ApprovalScope::Session => "session",
             safeshell_rules::ApprovalScope::Once => "once",
         },
+        "explanation": e.explanation.as_ref().map(|x| json!({
+            "origin": x.origin,
+            "matched": x.matched,
+            "suggest": x.suggest,
+        })),
         "segments": e.segments.iter().map(|s| json!({
             "text": s.text,
             "program": s.program,
@@ -175,6 +180,15 @@ fn write_human(out: &mut impl Write, e: &Evaluation) -> Result<()> {
         None => writeln!(out, "{label}")?,
     }
     writeln!(out, "reason: {}", e.reason)?;
+    if let Some(x) = &e.explanation {
+        writeln!(out, "rule from: {}", x.origin)?;
+        if !x.matched.is_empty() {
+            writeln!(out, "matched: {}", x.matched.join("; "))?;
+        }
+        if let Some(suggest) = &x.suggest {
+            writeln!(out, "safer alternative: {suggest}")?;
+        }
+    }
     if let Some(r) = &e.redirect {
         writeln!(out, "run instead: {r}")?;
     }

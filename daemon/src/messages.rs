@@ -3,13 +3,37 @@
 //! They are written for a language model as much as for a person: what happened, which rule,
 //! and what to do next, including an explicit instruction not to work around a refusal.
 
+use safeshell_protocol::Why;
+
+/// The rule's name with where it is defined, and the lines saying what matched and what to do
+/// instead: `Rule: read-secrets (pack `secrets`, built in)`.
+fn rule_lines(rule: Option<&str>, why: Option<&Why>) -> String {
+    let mut text = format!("Rule: {}", rule.unwrap_or("-"));
+    let Some(why) = why else {
+        return text;
+    };
+    if !why.origin.is_empty() {
+        text.push_str(&format!(" — {}", why.origin));
+    }
+    if let Some(segment) = &why.segment {
+        text.push_str(&format!("\nIn: {segment}"));
+    }
+    if !why.matched.is_empty() {
+        text.push_str(&format!("\nMatched: {}", why.matched.join("; ")));
+    }
+    if let Some(suggest) = &why.suggest {
+        text.push_str(&format!("\nSafer alternative: {suggest}"));
+    }
+    text
+}
+
 /// A rule denied the command.
-pub fn blocked(command: &str, rule: Option<&str>, reason: &str) -> String {
+pub fn blocked(command: &str, rule: Option<&str>, reason: &str, why: Option<&Why>) -> String {
     format!(
-        "SafeShell blocked this command: {command}\nRule: {}\nReason: {reason}\n\
+        "SafeShell blocked this command: {command}\n{}\nReason: {reason}\n\
          Do not try to run it another way or work around this block. If it is really needed, \
          ask the user to run it themselves or to change the SafeShell rules.",
-        rule.unwrap_or("-")
+        rule_lines(rule, why)
     )
 }
 
@@ -18,13 +42,14 @@ pub fn approval_required(
     command: &str,
     rule: Option<&str>,
     reason: &str,
+    why: Option<&Why>,
     id: u64,
     timeout_secs: u64,
 ) -> String {
     format!(
-        "SafeShell: this command needs the user's approval: {command}\nRule: {}\nReason: {reason}\n\
+        "SafeShell: this command needs the user's approval: {command}\n{}\nReason: {reason}\n\
          Waiting for a decision in `safeshell monitor` (approval #{id}; it expires in {timeout_secs}s).",
-        rule.unwrap_or("-")
+        rule_lines(rule, why)
     )
 }
 
@@ -80,8 +105,8 @@ mod tests {
     #[test]
     fn each_outcome_has_its_own_text() {
         let texts = [
-            blocked("rm -rf /", Some("rm-root-or-home"), "no"),
-            approval_required("git push -f", Some("git-force-push"), "r", 7, 300),
+            blocked("rm -rf /", Some("rm-root-or-home"), "no", None),
+            approval_required("git push -f", Some("git-force-push"), "r", None, 7, 300),
             approved("git push -f"),
             denied_by_user("git push -f", Some("not today")),
             timed_out("git push -f", 300),
@@ -99,5 +124,25 @@ mod tests {
         assert!(texts[2].contains("Do not ask for approval again"));
         assert!(texts[3].contains("The user said: not today") && texts[3].contains("Do not retry"));
         assert!(texts[4].contains("expired") && texts[4].contains("offer to run it again"));
+    }
+
+    #[test]
+    fn refusals_name_the_rules_origin_what_matched_and_the_safer_way() {
+        let why = Why {
+            origin: "pack `git` (built in)".into(),
+            segment: Some("git push --force".into()),
+            matched: vec!["subcommand `push`".into(), "flag `--force`".into()],
+            suggest: Some("git push --force-with-lease".into()),
+        };
+        let text = blocked(
+            "git push --force && ls",
+            Some("git-force-push"),
+            "r",
+            Some(&why),
+        );
+        assert!(
+            text.contains("Rule: git-force-push — pack `git` (built in)\nIn: git push --force\nMatched: subcommand `push`; flag `--force`\nSafer alternative: git push --force-with-lease"),
+            "{text}"
+        );
     }
 }

@@ -38,12 +38,17 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
                 }
                 for c in considered {
                     match &c.outcome {
-                        Ok(action) => println!(
-                            "    MATCH  {:<32} {:<17} ({})",
-                            c.rule,
-                            action.as_str(),
-                            c.origin
-                        ),
+                        Ok(action) => {
+                            println!(
+                                "    MATCH  {:<32} {:<17} ({})",
+                                c.rule,
+                                action.as_str(),
+                                c.origin
+                            );
+                            if !c.matched.is_empty() {
+                                println!("           matched: {}", c.matched.join("; "));
+                            }
+                        }
                         Err(why) => println!("    -      {:<32} {why} ({})", c.rule, c.origin),
                     }
                 }
@@ -57,6 +62,18 @@ pub fn run(cmd: RulesCommand) -> Result<u8> {
                     .unwrap_or_default(),
                 e.reason
             );
+            if let Some(why) = &e.explanation {
+                println!("  rule from: {}", why.origin);
+                if let Some(segment) = e.segment.and_then(|i| e.segments.get(i)) {
+                    println!("  segment:   {}", segment.text);
+                }
+                if !why.matched.is_empty() {
+                    println!("  matched:   {}", why.matched.join("; "));
+                }
+                if let Some(suggest) = &why.suggest {
+                    println!("  instead:   {suggest}");
+                }
+            }
             Ok(crate::check::exit_code(e.action))
         }
     }

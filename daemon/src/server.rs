@@ -1518,6 +1518,7 @@ impl Daemon {
             }
         };
         let mut once = false;
+        let mut why = None;
         let (mut action, rule, mut reason, segment_text, redirect) = if covered {
             (
                 Action::Allow,
@@ -1549,6 +1550,13 @@ impl Daemon {
             let e = rules.evaluate(input, detected.context, &req.cwd, &facts);
             let seg = e.segment.map(|i| e.segments[i].text.clone());
             once = e.approval_scope == safeshell_rules::ApprovalScope::Once;
+            why = e.explanation.map(|x| proto::Why {
+                origin: x.origin,
+                // The segment is named when the command has more than it.
+                segment: seg.clone().filter(|_| e.segments.len() > 1),
+                matched: x.matched,
+                suggest: x.suggest,
+            });
             (e.action, e.rule, e.reason, seg, e.redirect)
         };
 
@@ -1613,7 +1621,9 @@ impl Daemon {
                     token = self.issue_token(&req.surface, client_pid, &req.command);
                 }
             }
-            Action::Deny => agent_message = messages::blocked(&text, rule.as_deref(), &reason),
+            Action::Deny => {
+                agent_message = messages::blocked(&text, rule.as_deref(), &reason, why.as_ref());
+            }
             // A file tool runs no command: a redirect (a rule for the command that makes the
             // same access) refuses the access and names the command it suggests.
             // Only Claude Code's hook can replace the command it was asked about; another
@@ -1670,6 +1680,7 @@ impl Daemon {
                         session.as_ref().map_or("", |s| s.agent_session.as_str()),
                         config.session_approval_secs.div_ceil(60)
                     ),
+                    why: why.clone(),
                 };
                 let (tx, rx) = oneshot::channel();
                 lock(&self.pending).insert(
@@ -1690,8 +1701,14 @@ impl Daemon {
                 if no_monitor {
                     notify_desktop(id, &text);
                 }
-                let waiting =
-                    messages::approval_required(&text, rule.as_deref(), &reason, id, timeout);
+                let waiting = messages::approval_required(
+                    &text,
+                    rule.as_deref(),
+                    &reason,
+                    why.as_ref(),
+                    id,
+                    timeout,
+                );
                 write_msg(
                     writer,
                     &Response::Decision(Decision {
@@ -1704,6 +1721,7 @@ impl Daemon {
                         segment: segment_text.clone(),
                         token: None,
                         contain: None,
+                        why: why.clone(),
                     }),
                 )
                 .await?;
@@ -1805,6 +1823,7 @@ impl Daemon {
             segment: segment_text,
             token,
             contain,
+            why: why.clone(),
         };
         // Audited before the client hears the answer: a decision is on disk before it acts.
         self.audit(json!({
@@ -1835,6 +1854,9 @@ impl Daemon {
             "token": covered,
             "contained": contained,
             "latency_us": latency_us,
+            "why": why.as_ref().map(|w| json!({
+                "origin": w.origin, "segment": w.segment, "matched": w.matched, "suggest": w.suggest,
+            })),
         }));
         // A contained command's ruleset, built once per directory, travels with the answer
         // (`SCM_RIGHTS`): the shim then only enforces it.
@@ -1863,6 +1885,7 @@ impl Daemon {
             latency_us,
             client_pid,
             contained,
+            why,
         }));
         Ok(())
     }

@@ -545,3 +545,44 @@ fn file_accesses_are_decided_like_the_commands_that_make_them() {
     let out = env.run(&["check", "--file", ".env", "--", "ls"]);
     assert_eq!(out.status.code(), Some(64));
 }
+
+#[test]
+fn refusals_say_where_the_rule_is_defined_what_matched_and_what_to_do_instead() {
+    let env = Env::new();
+    let rules = env.write(
+        ".safeshell/rules.toml",
+        "# team rules\n\n[[rules]]\nname = \"no-deploy\"\ncommands = [\"deploy\"]\naction = \"deny\"\ncontext = \"all\"\nsuggest = \"deploy --dry-run\"\nwhen = { flags = [\"--prod\"] }\n",
+    );
+    let out = env.run(&["check", "--json", "--", "deploy --prod"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "deny");
+    assert_eq!(
+        v["explanation"]["origin"],
+        format!("{}:4", rules.display()),
+        "{v}"
+    );
+    assert_eq!(v["explanation"]["matched"][0], "program `deploy`");
+    assert_eq!(v["explanation"]["matched"][1], "flag `--prod`");
+    assert_eq!(v["explanation"]["suggest"], "deploy --dry-run");
+    let human = stdout(&env.run(&["check", "--", "deploy --prod"]));
+    assert!(
+        human.contains("safer alternative: deploy --dry-run"),
+        "{human}"
+    );
+    // Built-in rules name their pack; an allow explains nothing.
+    let v: serde_json::Value = serde_json::from_slice(
+        &env.run(&["check", "--json", "--", "git push --force"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["explanation"]["origin"], "pack `git` (built in)");
+    assert!(
+        v["explanation"]["suggest"]
+            .as_str()
+            .unwrap()
+            .contains("--force-with-lease")
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&env.run(&["check", "--json", "--", "ls"]).stdout).unwrap();
+    assert!(v["explanation"].is_null());
+}

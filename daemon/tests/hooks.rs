@@ -76,6 +76,18 @@ fn claude_code_payloads_get_claude_answers() {
         reason.contains("rm-root-or-home") && reason.contains("Do not try to run it another way"),
         "{reason}"
     );
+    // The refusal says where the rule is defined and what matched.
+    assert!(
+        reason.contains("Rule: rm-root-or-home — pack `core` (built in)")
+            && reason.contains("Matched: "),
+        "{reason}"
+    );
+    let audited = h
+        .audit()
+        .into_iter()
+        .find(|r| r["rule"] == "rm-root-or-home")
+        .expect("the refusal is audited");
+    assert_eq!(audited["why"]["origin"], "pack `core` (built in)");
     // Harmless commands: no objection, the agent's own permissions apply.
     let out = run_hook(
         &h,

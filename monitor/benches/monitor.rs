@@ -71,6 +71,7 @@ fn decision_event(i: usize) -> ConnEvent {
             latency_us: 40 + (i % 200) as u32,
             client_pid: 4000 + (i % 50) as u32,
             contained: false,
+            why: None,
         }),
     })
 }
@@ -125,6 +126,7 @@ fn state_with(n: usize) -> State {
             deadline_ms: NOW + 295_000,
             session_allowed: true,
             session_scope: "the same command".into(),
+            why: None,
         }],
     });
     for i in 0..n {

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use safeshell_protocol::{Action, ContextHint, Surface};
+use safeshell_protocol::{Action, ContextHint, Surface, Why};
 
 use crate::text::Needle;
 
@@ -124,6 +124,8 @@ pub struct LogEntry {
     pub surface: Option<Surface>,
     /// Whether the command ran under kernel containment (Landlock).
     pub contained: bool,
+    /// Why the rule decided (where it is defined, what matched, a safer alternative).
+    pub why: Option<Box<Why>>,
 }
 
 impl LogEntry {
@@ -145,6 +147,7 @@ impl LogEntry {
             reason: "".into(),
             surface: None,
             contained: false,
+            why: None,
         }
     }
 
@@ -160,6 +163,13 @@ impl LogEntry {
             + self.rule.as_ref().map_or(0, |r| r.len())
             + self.reason.len()
             + surface
+            + self.why.as_ref().map_or(0, |w| {
+                size_of::<Why>()
+                    + w.origin.capacity()
+                    + w.segment.as_ref().map_or(0, String::capacity)
+                    + w.matched.iter().map(|m| m.capacity() + 24).sum::<usize>()
+                    + w.suggest.as_ref().map_or(0, String::capacity)
+            })
     }
 
     /// Whether this entry is about a refusal: a denied decision or a denied, timed-out or
@@ -587,6 +597,7 @@ mod tests {
             reason: "because".into(),
             surface: Some(Surface::ShellWrapper),
             contained: false,
+            why: None,
         }
     }
 

@@ -17,7 +17,7 @@ use ratatui::crossterm::event::{
 use ratatui::layout::{Position, Rect};
 use safeshell_protocol::{
     ApprovalOutcome, ApprovalResolution, ApprovalVerdict, ContextHint, DecisionEvent,
-    Event as DaemonEvent, EventKind, PendingApproval, StatusReport, Surface,
+    Event as DaemonEvent, EventKind, PendingApproval, StatusReport, Surface, Why,
 };
 
 use crate::conn::ConnEvent;
@@ -180,6 +180,18 @@ fn sanitize_pending(p: &PendingApproval) -> PendingApproval {
         deadline_ms: p.deadline_ms,
         session_allowed: p.session_allowed,
         session_scope: s(&p.session_scope),
+        why: p.why.as_ref().map(sanitize_why),
+    }
+}
+
+/// A rule's explanation with anything a terminal would act on removed.
+pub(crate) fn sanitize_why(w: &Why) -> Why {
+    let s = |t: &str| sanitize(t).into_owned();
+    Why {
+        origin: s(&w.origin),
+        segment: w.segment.as_deref().map(s),
+        matched: w.matched.iter().map(|m| s(m)).collect(),
+        suggest: w.suggest.as_deref().map(s),
     }
 }
 
@@ -823,6 +835,7 @@ impl State {
             reason: sanitized_box(&d.reason),
             surface: Some(d.surface.clone()),
             contained: d.contained,
+            why: d.why.as_ref().map(|w| Box::new(sanitize_why(w))),
         });
         if time_ms >= self.now_ms.saturating_sub(RATE_WINDOW_MS) {
             self.recent_decisions.push_back(time_ms);
@@ -856,6 +869,7 @@ impl State {
             reason: shown.info.reason.as_str().into(),
             surface: Some(shown.info.surface.clone()),
             contained: false,
+            why: None,
         });
         let live = p.deadline_ms.saturating_add(EXPIRED_GRACE_MS) > self.now_ms;
         if !settled && live && self.pending_by_id(p.approval_id).is_none() {
@@ -924,6 +938,7 @@ impl State {
             reason: reason.as_deref().map_or_else(|| "".into(), sanitized_box),
             surface: requested.as_ref().map(|p| p.surface.clone()),
             contained: false,
+            why: None,
         });
         if self.pending_by_id(approval_id).is_some() {
             let index = self

@@ -10,7 +10,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style, Stylize as _};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget as _};
-use safeshell_protocol::{Action, ApprovalOutcome, ContextHint, PendingApproval, Surface};
+use safeshell_protocol::{Action, ApprovalOutcome, ContextHint, PendingApproval, Surface, Why};
 
 use crate::layout::{self, Button, LABEL_WIDTH, Screen};
 use crate::log::{EntryKind, LogEntry, NoteLevel};
@@ -884,6 +884,34 @@ fn outcome_words(o: &ApprovalOutcome) -> String {
     }
 }
 
+/// Where the deciding rule is defined, what matched (the segment, the file it names…), and the
+/// rule's safer alternative.
+fn why_fields(why: &Why, w: usize, lines: &mut Vec<Line<'static>>) {
+    if !why.origin.is_empty() {
+        long_field("from", &why.origin, w, false, Style::new(), lines);
+    }
+    if !why.matched.is_empty() {
+        long_field(
+            "matched",
+            &why.matched.join("; "),
+            w,
+            false,
+            HIGHLIGHT,
+            lines,
+        );
+    }
+    if let Some(suggest) = &why.suggest {
+        long_field(
+            "instead",
+            suggest,
+            w,
+            true,
+            Style::new().fg(Color::Green),
+            lines,
+        );
+    }
+}
+
 fn approval_fields(state: &State, p: &PendingApproval, w: usize, lines: &mut Vec<Line<'static>>) {
     long_field("command", &p.command, w, true, Style::new().bold(), lines);
     if let Some(seg) = &p.segment {
@@ -895,6 +923,9 @@ fn approval_fields(state: &State, p: &PendingApproval, w: usize, lines: &mut Vec
         lines,
     );
     long_field("reason", &p.reason, w, false, Style::new(), lines);
+    if let Some(why) = &p.why {
+        why_fields(why, w, lines);
+    }
     long_field("cwd", &p.cwd, w, true, Style::new(), lines);
     field(
         "agent",
@@ -990,6 +1021,12 @@ pub fn detail_lines(state: &State, target: DetailTarget, w: usize) -> Vec<Line<'
             }
             if !e.reason.is_empty() {
                 long_field("reason", &e.reason, w, false, Style::new(), &mut lines);
+            }
+            if let Some(why) = &e.why {
+                if let Some(segment) = &why.segment {
+                    long_field("segment", segment, w, true, HIGHLIGHT, &mut lines);
+                }
+                why_fields(why, w, &mut lines);
             }
             if !e.cwd.is_empty() {
                 long_field("cwd", &e.cwd, w, true, Style::new(), &mut lines);

@@ -238,11 +238,38 @@ fn detail_view_shows_everything_about_an_entry_and_its_approval_history() {
         "Approval #9",
         "requested by claude-code",
         "denied: not on a Friday",
+        // Where the rule is defined and what matched.
+        "from",
+        "pack `core` (built in)",
+        "matched",
+        "program `deploy`",
     ] {
         assert!(all.contains(needle), "missing {needle:?}:\n{all}");
     }
     s.handle_event(&common::code(KeyCode::Esc));
     assert!(!screen(&render(&mut s, 100, 40)).contains("Log entry — Esc closes"));
+}
+
+#[test]
+fn an_approvals_detail_view_says_what_matched_and_the_safer_alternative() {
+    let mut s = connected(
+        100,
+        vec![pending(
+            4,
+            "cd x && git push --force",
+            Some("git push --force"),
+        )],
+    );
+    s.handle_event(&common::code(KeyCode::Enter));
+    let all = screen(&render(&mut s, 120, 45));
+    for needle in [
+        "pack `git` (built in)",
+        "subcommand `push`; flag `--force`",
+        "instead",
+        "git push --force-with-lease",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?}:\n{all}");
+    }
 }
 
 #[test]

@@ -57,6 +57,7 @@ fn decision() -> Response {
         segment: Some("git push origin main".to_owned()),
         token: None,
         contain: None,
+        why: None,
     })
 }
 

@@ -26,7 +26,7 @@ pub use messages::{
     ClientKind, CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent,
     Event, EventKind, FileAccess, FileAccessKind, HELLO_MAGIC, Hello, HelloReply, PendingApproval,
     Problem, ProblemKind, Request, Response, StatusReport, Subscribe, Surface, VersionMismatch,
-    check_versions,
+    Why, check_versions,
 };
 pub use socket::{socket_path, socket_path_from};
 

@@ -380,6 +380,10 @@ pub struct Decision {
     /// an agent's allowed (or person-approved, or redirected) command from a shim or the
     /// wrapper when `containment = "agents"` (protocol v3).
     pub contain: Option<Containment>,
+    /// Why the rule decided: where it is defined, what matched, a safer alternative (protocol
+    /// v4; `None` for an allow).
+    #[serde(default)]
+    pub why: Option<Why>,
 }
 
 /// What a client needs to build the containment profile (see `shim/src/profile.rs`). The paths
@@ -540,6 +544,19 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Why a rule decided, for the agent, the monitor and the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Why {
+    /// Where the rule is defined: `pack `secrets` (built in)`, `FILE:LINE`.
+    pub origin: String,
+    /// The simple command (segment) that matched, if the command has several.
+    pub segment: Option<String>,
+    /// What matched, in words: `reads `/p/.env``, `subcommand `push``.
+    pub matched: Vec<String>,
+    /// The rule's safer alternative, if it gives one.
+    pub suggest: Option<String>,
+}
+
 /// A summary of one decision, for the event stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionEvent {
@@ -564,6 +581,9 @@ pub struct DecisionEvent {
     /// Whether the command runs under kernel containment (Landlock).
     #[serde(default)]
     pub contained: bool,
+    /// Why the rule decided (protocol v4; `None` for an allow).
+    #[serde(default)]
+    pub why: Option<Why>,
 }
 
 /// A command waiting for a person's approval.
@@ -600,6 +620,9 @@ pub struct PendingApproval {
     pub session_allowed: bool,
     /// Exactly what a session decision would cover, in words, shown before it is chosen.
     pub session_scope: String,
+    /// Why the rule asks (protocol v4).
+    #[serde(default)]
+    pub why: Option<Why>,
 }
 
 /// The daemon's health and counters, for `safeshell status`.

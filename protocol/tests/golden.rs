@@ -51,6 +51,7 @@ fn golden_deny() -> Response {
         segment: Some("git push".to_owned()),
         token: None,
         contain: None,
+        why: None,
     })
 }
 
@@ -109,9 +110,9 @@ fn check_argv() {
 fn decision_deny() {
     // Decision(0) Deny(1), rule Some("no-push"), reason "r", agent_message "m",
     // approval_id None, redirect None, segment Some("git push"), token None, contain None
-    // (protocol v3 added the last field).
+    // (protocol v3), why None (protocol v4).
     assert_frame(
         &golden_deny(),
-        "1d000000000101076e6f2d707573680172016d0000010867697420707573680000",
+        "1e000000000101076e6f2d707573680172016d000001086769742070757368000000",
     );
 }

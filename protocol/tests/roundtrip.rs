@@ -6,7 +6,7 @@ use safeshell_protocol::{
     Action, ApprovalOutcome, ApprovalResolution, ApprovalVerdict, CheckRequest, ClientKind,
     CommandSpec, Containment, ContextHint, ContextHints, Decision, DecisionEvent, Event, EventKind,
     FileAccess, FileAccessKind, Hello, HelloReply, PendingApproval, Problem, ProblemKind, Request,
-    Response, StatusReport, Subscribe, Surface, decode, encode, read_frame, write_frame,
+    Response, StatusReport, Subscribe, Surface, Why, decode, encode, read_frame, write_frame,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -66,6 +66,15 @@ fn all_surfaces() -> Vec<Surface> {
     ]
 }
 
+fn why() -> Why {
+    Why {
+        origin: "pack `git` (built in)".to_owned(),
+        segment: Some("git push --force".to_owned()),
+        matched: strings(&["subcommand `push`", "flag `--force`"]),
+        suggest: Some("git push --force-with-lease".to_owned()),
+    }
+}
+
 fn pending() -> PendingApproval {
     PendingApproval {
         approval_id: u64::MAX,
@@ -83,6 +92,7 @@ fn pending() -> PendingApproval {
         deadline_ms: 1_700_000_060_000,
         session_allowed: true,
         session_scope: "same command, same repository, same agent session, 5 minutes".into(),
+        why: Some(why()),
     }
 }
 
@@ -99,6 +109,7 @@ fn all_event_kinds() -> Vec<EventKind> {
             latency_us: 87,
             client_pid: 1,
             contained: false,
+            why: None,
         }),
         EventKind::ApprovalPending(pending()),
         EventKind::ApprovalResolved {
@@ -237,6 +248,7 @@ fn all_responses() -> Vec<Response> {
                 readable: strings(&["~/.config/gh"]),
                 no_listen: true,
             }),
+            why: (action != Action::Allow).then(why),
         }));
     }
     responses.push(Response::Decision(Decision {
@@ -249,6 +261,7 @@ fn all_responses() -> Vec<Response> {
         segment: None,
         token: None,
         contain: None,
+        why: None,
     }));
     responses.push(Response::Resolved {
         approval_id: 17,

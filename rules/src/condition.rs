@@ -1290,10 +1290,15 @@ impl Conditions {
             word("writes to", found.map(|(_, w)| w.as_str()), &mut out);
         }
         if !self.subcommand.is_empty() {
-            out.push(format!(
-                "subcommand `{}`",
-                view.subcommand_words().join(" ")
-            ));
+            let words = view.subcommand_words();
+            let matched = self.subcommand.iter().find(|want| {
+                want.len() <= words.len() && want.iter().zip(words).all(|(a, b)| a == b)
+            });
+            word(
+                "subcommand",
+                matched.map(|w| w.join(" ")).as_deref(),
+                &mut out,
+            );
         }
         for spec in &self.flags {
             let found = view.flag_args().find(|f| spec.matches(f));

@@ -271,6 +271,21 @@ impl Rule {
         Ok(())
     }
 
+    /// What matched a segment this rule applies to, in words: the program it names, then its
+    /// conditions' ([`Conditions::witness`]).
+    fn witness(&self, view: &SegmentView<'_>, facts: &dyn Facts) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.commands.is_empty() {
+            out.push(format!("program `{}`", view.seg.program));
+        }
+        for w in self.when.witness(view, facts) {
+            if !out.contains(&w) {
+                out.push(w);
+            }
+        }
+        out
+    }
+
     /// Where the rule comes from, in words: `pack secrets (built in)`, `FILE:LINE`, with an
     /// override's place.
     pub fn origin_words(&self) -> String {
@@ -410,6 +425,8 @@ pub struct Consideration {
     pub origin: String,
     /// `Ok(action)` when it matched; otherwise why not.
     pub outcome: Result<Action, String>,
+    /// When it matched: what matched, in words (see [`Explanation::matched`]).
+    pub matched: Vec<String>,
 }
 
 /// A loaded, compiled set of rules.
@@ -715,7 +732,7 @@ impl RuleSet {
                 let view = SegmentView::new(&segments[si], cwd, facts.home());
                 Explanation {
                     origin: r.origin_words(),
-                    matched: r.when.witness(&view, facts),
+                    matched: r.witness(&view, facts),
                     suggest: r.suggest.clone(),
                 }
             }
@@ -786,10 +803,15 @@ impl RuleSet {
                             .map(|()| rule.action)
                             .map_err(|m| m.to_string())
                     };
+                    let matched = match outcome {
+                        Ok(_) => rule.witness(&view, facts),
+                        Err(_) => Vec::new(),
+                    };
                     out.push(Consideration {
                         rule: rule.name.clone(),
-                        origin: format!("{}:{}", rule.origin.file, rule.origin.line),
+                        origin: rule.origin_words(),
                         outcome,
+                        matched,
                     });
                 }
                 if seg.unverifiable.is_some() {
@@ -800,6 +822,7 @@ impl RuleSet {
                             Context::Ai => self.settings.unverifiable_ai,
                             Context::Human => self.settings.unverifiable_human,
                         }),
+                        matched: seg.unverifiable.iter().cloned().collect(),
                     });
                 }
                 (view.text, out)

@@ -12,7 +12,7 @@ use safeshell_monitor::conn::ConnEvent;
 use safeshell_monitor::state::{Handled, State};
 use safeshell_protocol::{
     Action, ContextHint, DecisionEvent, Event as DaemonEvent, EventKind, PendingApproval,
-    StatusReport, Surface,
+    StatusReport, Surface, Why,
 };
 
 /// A fixed "now": 2024-01-02 03:04:05 UTC.
@@ -52,6 +52,15 @@ pub fn decision(command: &str, action: Action, context: ContextHint) -> Decision
         latency_us: 87,
         client_pid: 4242,
         contained: false,
+        why: (action != Action::Allow).then(|| Why {
+            origin: "pack `core` (built in)".into(),
+            segment: None,
+            matched: vec![format!(
+                "program `{}`",
+                command.split(' ').next().unwrap_or("")
+            )],
+            suggest: None,
+        }),
     }
 }
 
@@ -74,6 +83,12 @@ pub fn pending(id: u64, command: &str, segment: Option<&str>) -> PendingApproval
         session_scope: "the same command (`git push --force`), in /home/dev/webapp, for this \
                         claude-code session (pid 1000), for 5 minutes"
             .into(),
+        why: Some(Why {
+            origin: "pack `git` (built in)".into(),
+            segment: segment.map(Into::into),
+            matched: vec!["subcommand `push`".into(), "flag `--force`".into()],
+            suggest: Some("git push --force-with-lease".into()),
+        }),
     }
 }
 
