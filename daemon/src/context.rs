@@ -475,6 +475,7 @@ fn marker_agent(marker: &str) -> &'static str {
         m if m.starts_with("CODEX") => "codex",
         m if m.starts_with("CURSOR") => "cursor",
         m if m.starts_with("GEMINI") => "gemini",
+        m if m.starts_with("COPILOT") => "copilot",
         m if m.starts_with("AIDER") => "aider",
         m if m.starts_with("WARP") => "warp",
         _ => "agent",

@@ -68,6 +68,9 @@ fn probe_payload(agent: &str, cwd: &str) -> Value {
         "gemini" => {
             json!({ "hook_event_name": "BeforeTool", "tool_name": "run_shell_command", "tool_input": { "command": PROBE }, "cwd": cwd })
         }
+        "copilot" => {
+            json!({ "sessionId": "doctor", "timestamp": 0, "toolName": "bash", "toolArgs": { "command": PROBE }, "cwd": cwd })
+        }
         _ => {
             json!({ "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": { "command": PROBE }, "cwd": cwd })
         }
@@ -85,6 +88,7 @@ pub fn hook_denied(agent: &str, stdout: &str, status: Option<i32>) -> bool {
     match agent {
         "cursor" => v["permission"] == "deny",
         "gemini" => v["decision"] == "deny" || v["decision"] == "block",
+        "copilot" => v["permissionDecision"] == "deny",
         _ => v["hookSpecificOutput"]["permissionDecision"] == "deny",
     }
 }

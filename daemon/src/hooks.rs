@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::facts::repository_root;
 
 /// The agents SafeShell can hook.
-pub const AGENTS: &[&str] = &["claude", "codex", "cursor", "gemini"];
+pub const AGENTS: &[&str] = &["claude", "codex", "cursor", "gemini", "copilot"];
 
 /// Seconds the agent gives the hook (above the hook's own approval wait of 55 s).
 pub const HOOK_TIMEOUT_SECS: u64 = 60;
@@ -44,6 +44,11 @@ pub fn site(agent: &str, project: bool, home: &Path, cwd: &Path) -> Result<HookS
         "claude" => base.join(".claude/settings.json"),
         "codex" => base.join(".codex/config.toml"),
         "cursor" => base.join(".cursor/hooks.json"),
+        // Copilot CLI reads every file in its hooks directory: this one is SafeShell's own.
+        "copilot" if project => base.join(".github/hooks/safeshell.json"),
+        "copilot" => std::env::var_os("COPILOT_HOME")
+            .map_or_else(|| base.join(".copilot"), PathBuf::from)
+            .join("hooks/safeshell.json"),
         _ => base.join(".gemini/settings.json"),
     };
     Ok(HookSite { agent, path })
@@ -113,18 +118,16 @@ pub fn registered(site: &HookSite) -> Result<Vec<String>> {
     // The shell event (the doctor probes the hook with a command); [`outdated`] checks the rest.
     let (event, _) = json_events(site.agent)[0];
     for group in v["hooks"][event].as_array().into_iter().flatten() {
-        let hooks: Vec<&Value> = match site.agent {
-            "cursor" => vec![group],
-            _ => group["hooks"]
+        let hooks: Vec<&Value> = match flat_command_key(site.agent) {
+            Some(_) => vec![group],
+            None => group["hooks"]
                 .as_array()
                 .map(|a| a.iter().collect())
                 .unwrap_or_default(),
         };
+        let key = flat_command_key(site.agent).unwrap_or("command");
         for h in hooks {
-            if let Some(c) = h["command"]
-                .as_str()
-                .filter(|c| is_our_command(c, site.agent))
-            {
+            if let Some(c) = h[key].as_str().filter(|c| is_our_command(c, site.agent)) {
                 found.push(c.to_owned());
             }
         }
@@ -183,14 +186,15 @@ pub fn not_covered(site: &HookSite) -> Result<Vec<String>> {
     let mut missing = Vec::new();
     for &(event, matcher) in json_events(site.agent) {
         let covered = v["hooks"][event].as_array().into_iter().flatten().any(|g| {
-            let entries: Vec<&Value> = match site.agent {
-                "cursor" => vec![g],
-                _ => g["hooks"]
+            let entries: Vec<&Value> = match flat_command_key(site.agent) {
+                Some(_) => vec![g],
+                None => g["hooks"]
                     .as_array()
                     .map(|a| a.iter().collect())
                     .unwrap_or_default(),
             };
-            g["matcher"].as_str() == matcher && entries.iter().any(|h| ours(h["command"].as_str()))
+            let key = flat_command_key(site.agent).unwrap_or("command");
+            g["matcher"].as_str() == matcher && entries.iter().any(|h| ours(h[key].as_str()))
         });
         if !covered {
             missing.push(match matcher {
@@ -220,6 +224,12 @@ fn edit(site: &HookSite, change: impl FnOnce(&str) -> Result<String>) -> Result<
             .with_context(|| format!("cannot write the backup {}", path.display()))?;
         backup = Some(path);
     }
+    // A file of SafeShell's own with nothing left in it (Copilot CLI's) is removed.
+    if updated.is_empty() {
+        std::fs::remove_file(&site.path)
+            .with_context(|| format!("cannot remove {}", site.path.display()))?;
+        return Ok(Change::Written { backup });
+    }
     if let Some(dir) = site.path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -236,6 +246,18 @@ pub const CLAUDE_MATCHER: &str = "Bash|Read|Write|Edit|MultiEdit|NotebookEdit|Gr
 pub const GEMINI_MATCHER: &str = "run_shell_command|read_file|read_many_files|write_file|replace|glob|grep_search|search_file_content|list_directory";
 /// Codex's tools SafeShell judges: the shell and `apply_patch` (a regex).
 pub const CODEX_MATCHER: &str = "^(Bash|apply_patch)$";
+/// Copilot CLI's tools SafeShell judges (a regex it anchors).
+pub const COPILOT_MATCHER: &str = "bash|powershell|view|create|edit|str_replace_editor|str_replace|insert|apply_patch|grep|rg|glob";
+
+/// Agents whose settings hold one flat entry per hook (`{command, matcher?}`), and the key that
+/// holds the command.
+fn flat_command_key(agent: &str) -> Option<&'static str> {
+    match agent {
+        "cursor" => Some("command"),
+        "copilot" => Some("bash"),
+        _ => None,
+    }
+}
 
 /// (event, tool matcher) pairs for the JSON-configured agents: every event SafeShell's hook
 /// answers.
@@ -248,6 +270,7 @@ fn json_events(agent: &str) -> &'static [(&'static str, Option<&'static str>)] {
             ("beforeReadFile", None),
             ("preToolUse", Some("Read|Write|Edit|Delete|Grep")),
         ],
+        "copilot" => &[("preToolUse", Some(COPILOT_MATCHER))],
         _ => &[("BeforeTool", Some(GEMINI_MATCHER))],
     }
 }
@@ -261,7 +284,7 @@ fn json_edit(agent: &str, text: &str, command: Option<&str>) -> Result<String> {
     let root = doc
         .as_object_mut()
         .context("the settings file is not a JSON object")?;
-    if agent == "cursor" && !root.contains_key("version") && command.is_some() {
+    if matches!(agent, "cursor" | "copilot") && !root.contains_key("version") && command.is_some() {
         root.insert("version".into(), json!(1));
     }
     let hooks = root.entry("hooks").or_insert_with(|| json!({}));
@@ -275,8 +298,9 @@ fn json_edit(agent: &str, text: &str, command: Option<&str>) -> Result<String> {
             .as_array_mut()
             .with_context(|| format!("`hooks.{event}` is not an array"))?;
         // Remove our entries everywhere (an install re-adds one, up to date).
+        let flat = flat_command_key(agent);
         for group in groups.iter_mut() {
-            if agent != "cursor"
+            if flat.is_none()
                 && let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut)
             {
                 list.retain(|h| {
@@ -287,10 +311,8 @@ fn json_edit(agent: &str, text: &str, command: Option<&str>) -> Result<String> {
             }
         }
         groups.retain(|g| {
-            if agent == "cursor" {
-                !g["command"]
-                    .as_str()
-                    .is_some_and(|c| is_our_command(c, agent))
+            if let Some(key) = flat {
+                !g[key].as_str().is_some_and(|c| is_our_command(c, agent))
             } else {
                 g.get("hooks")
                     .and_then(Value::as_array)
@@ -307,6 +329,10 @@ fn json_edit(agent: &str, text: &str, command: Option<&str>) -> Result<String> {
                     }
                     entry
                 }
+                "copilot" => json!({
+                    "type": "command", "bash": command, "matcher": matcher,
+                    "timeoutSec": HOOK_TIMEOUT_SECS,
+                }),
                 "claude" => {
                     json!({ "matcher": matcher, "hooks": [{ "type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS }] })
                 }
@@ -322,6 +348,10 @@ fn json_edit(agent: &str, text: &str, command: Option<&str>) -> Result<String> {
     }
     if command.is_none() && hooks.is_empty() {
         root.remove("hooks");
+        // Copilot CLI's file is SafeShell's own: nothing is left in it.
+        if agent == "copilot" && root.keys().all(|k| k == "version") {
+            return Ok(String::new());
+        }
     }
     Ok(serde_json::to_string_pretty(&doc)? + "\n")
 }

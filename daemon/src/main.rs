@@ -109,7 +109,8 @@ enum Command {
         #[arg(long, default_value_t = safeshell_monitor::DEFAULT_LOG_CAPACITY)]
         capacity: usize,
     },
-    /// Install or remove SafeShell's hook in an agent's settings (claude, codex, cursor, gemini).
+    /// Install or remove SafeShell's hook in an agent's settings (claude, codex, cursor, gemini,
+    /// copilot).
     #[command(subcommand)]
     Hook(HookCommand),
     /// Check every surface (daemon, rules, shims, PATH, hooks, SHELL wrapper) and say how to fix
@@ -233,7 +234,7 @@ pub(crate) enum HookCommand {
     /// Register `safeshell-shim hook <agent>` in the agent's settings (idempotent; keeps a backup
     /// and everything else in the file; prints what changed).
     Install {
-        /// claude, codex, cursor or gemini.
+        /// claude, codex, cursor, gemini or copilot (GitHub Copilot CLI).
         agent: String,
         /// The repository's settings (e.g. .claude/settings.json) instead of the user's.
         #[arg(long)]
@@ -241,7 +242,7 @@ pub(crate) enum HookCommand {
     },
     /// Remove SafeShell's hook from the agent's settings.
     Uninstall {
-        /// claude, codex, cursor or gemini.
+        /// claude, codex, cursor, gemini or copilot (GitHub Copilot CLI).
         agent: String,
         /// The repository's settings instead of the user's.
         #[arg(long)]

@@ -675,6 +675,109 @@ fn hook_install_keeps_other_settings_is_idempotent_and_undoes() {
     );
 }
 
+#[test]
+fn copilot_cli_hooks_are_installed_answered_and_removed() {
+    let h = Harness::new(RULES);
+    // Its own file in the user's hooks directory, which Copilot CLI reads whole.
+    let out = h.safeshell(&["hook", "install", "copilot"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let file = h.home.join(".copilot/hooks/safeshell.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(v["version"], 1);
+    let entry = &v["hooks"]["preToolUse"][0];
+    assert_eq!(entry["type"], "command");
+    assert!(entry["matcher"].as_str().unwrap().contains("bash|"));
+    let command = entry["bash"].as_str().unwrap().to_owned();
+    assert!(
+        command.ends_with("safeshell-shim hook copilot"),
+        "{command}"
+    );
+    assert!(
+        text(&h.safeshell(&["hook", "install", "copilot"]).stdout).contains("already installed")
+    );
+    // Run as Copilot CLI runs it: its payloads (toolArgs an object, or a JSON text in earlier
+    // releases), its answer format.
+    let copilot = |payload: String| {
+        let out = output_with_stdin(h.command("sh").args(["-c", &command]), payload.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out
+    };
+    let decision = |out: &Output| {
+        if out.stdout.is_empty() {
+            None
+        } else {
+            Some(
+                json_out(out)["permissionDecision"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        }
+    };
+    let out = copilot(fixture("copilot-bash.json", "rm -rf ~", &h.work));
+    assert_eq!(decision(&out).as_deref(), Some("deny"));
+    assert!(
+        json_out(&out)["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("rm-root-or-home")
+    );
+    let raw = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/hooks/copilot-bash-string-args.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("CWD", &h.work.display().to_string());
+    assert_eq!(
+        decision(&copilot(raw.replace("COMMAND_IN_STRING", "rm -rf /"))).as_deref(),
+        Some("deny")
+    );
+    assert_eq!(
+        decision(&copilot(raw.replace("COMMAND_IN_STRING", "ls -la"))),
+        None
+    );
+    std::fs::write(h.work.join(".env"), "TOKEN=fake-secret\n").unwrap();
+    let env_path = h.work.join(".env").display().to_string();
+    let policy = h.state.join("rules.toml").display().to_string();
+    for (tool, path, expected) in [
+        ("view", env_path.as_str(), Some("deny")),
+        ("view", "README.md", None),
+        ("create", policy.as_str(), Some("deny")),
+        ("edit", "src/main.rs", None),
+    ] {
+        let payload = file_fixture(
+            "copilot-file-tool.json",
+            &h.work,
+            &[("TOOL", tool), ("FILE", path)],
+        );
+        assert_eq!(
+            decision(&copilot(payload)).as_deref(),
+            expected,
+            "{tool} {path}"
+        );
+    }
+    // An approval cannot be left to Copilot CLI's own prompt (its allow-all mode approves it):
+    // it waits for the monitor, and nobody answered here (3 s).
+    let out = copilot(fixture("copilot-bash.json", "tool ask", &h.work));
+    assert_eq!(decision(&out).as_deref(), Some("deny"));
+    assert!(
+        json_out(&out)["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("nobody approved")
+    );
+    // The doctor runs it with its must-deny probe.
+    let (_, report) = doctor(&h);
+    assert_eq!(status_of(&report, "hook copilot"), "ok", "{report:#}");
+    // Uninstalling removes the file, which held nothing else.
+    assert!(
+        h.safeshell(&["hook", "uninstall", "copilot"])
+            .status
+            .success()
+    );
+    assert!(!file.exists());
+}
+
 fn doctor(h: &Harness) -> (i32, Value) {
     let out = h.safeshell(&["doctor", "--json"]);
     (

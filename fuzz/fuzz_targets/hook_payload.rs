@@ -16,7 +16,13 @@ mod payload;
 
 use payload::{Agent, Answer, Subject, parse_payload, render};
 
-const AGENTS: [Agent; 4] = [Agent::Claude, Agent::Codex, Agent::Cursor, Agent::Gemini];
+const AGENTS: [Agent; 5] = [
+    Agent::Claude,
+    Agent::Codex,
+    Agent::Cursor,
+    Agent::Gemini,
+    Agent::Copilot,
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, json)) = data.split_first() else {

@@ -56,6 +56,7 @@ pub const AGENT_PROGRAMS: &[&str] = &[
     "codex",
     "cursor-agent",
     "gemini",
+    "copilot",
     "aider",
     "opencode",
     "goose",

@@ -1,5 +1,5 @@
-//! `safeshell-shim hook <agent>`: the agent-hook client for Claude Code, Codex, Cursor and
-//! Gemini CLI.
+//! `safeshell-shim hook <agent>`: the agent-hook client for Claude Code, Codex, Cursor, Gemini
+//! CLI and GitHub Copilot CLI.
 //!
 //! Reads the agent's hook JSON on stdin, asks the daemon (surface: agent hook, so context: agent),
 //! and answers in the agent's own output format so that the reason reaches the model. Formats and
@@ -20,10 +20,11 @@ use crate::payload::{HookContain, Rewrite, contain_decision, contained_command, 
 use crate::{client, locate, request};
 
 /// How approvals are handled for this agent: `$SAFESHELL_HOOK_APPROVAL`, else `<agent>_approval`
-/// in config.toml, else `auto`. Gemini CLI cannot ask everywhere and Codex runs the tool when a
-/// hook answers "ask" (it counts as a failed hook), so both always wait for the monitor.
+/// in config.toml, else `auto`. Gemini CLI cannot ask everywhere, Codex runs the tool when a hook
+/// answers "ask" (it counts as a failed hook) and Copilot CLI approves an "ask" by itself in its
+/// allow-all mode, so these always wait for the monitor.
 fn approval_mode(agent: Agent) -> ApprovalMode {
-    if matches!(agent, Agent::Gemini | Agent::Codex) {
+    if matches!(agent, Agent::Gemini | Agent::Codex | Agent::Copilot) {
         return ApprovalMode::Monitor;
     }
     let configured = std::env::var("SAFESHELL_HOOK_APPROVAL")
@@ -161,7 +162,7 @@ fn claude_has_bash_rules(payload: &Value) -> bool {
 pub fn run(agent_name: Option<String>) -> ExitCode {
     let Some(agent) = agent_name.as_deref().and_then(Agent::parse) else {
         eprintln!(
-            "usage: safeshell-shim hook <claude|codex|cursor|gemini>  (got {:?}); install with `safeshell hook install <agent>`",
+            "usage: safeshell-shim hook <claude|codex|cursor|gemini|copilot>  (got {:?}); install with `safeshell hook install <agent>`",
             agent_name.unwrap_or_default()
         );
         return ExitCode::from(2);
@@ -406,6 +407,68 @@ mod tests {
                 None
             )
         );
+        // Copilot CLI: its own names (toolArgs an object, a JSON text, or a bare patch), and
+        // Claude Code's payload when registered under `PreToolUse`.
+        let copilot = |tool: &str, args: Value| {
+            file(
+                Agent::Copilot,
+                json!({"toolName": tool, "toolArgs": args, "cwd": "/p"}),
+            )
+        };
+        assert_eq!(copilot("view", json!({"path": "/p/.env"})).1, "read");
+        assert_eq!(
+            copilot("create", json!({"path": "/h/.zshrc", "file_text": "x"})).1,
+            "write"
+        );
+        assert_eq!(
+            copilot(
+                "str_replace_editor",
+                json!({"command": "view", "path": "/a"})
+            )
+            .1,
+            "read"
+        );
+        assert_eq!(
+            copilot(
+                "str_replace_editor",
+                json!({"command": "str_replace", "path": "/a"})
+            )
+            .1,
+            "edit"
+        );
+        assert_eq!(
+            copilot("view", json!(r#"{"path": "/p/id_rsa"}"#)).2,
+            strings(&["/p/id_rsa"])
+        );
+        assert_eq!(
+            copilot(
+                "apply_patch",
+                json!("*** Begin Patch\n*** Delete File: x.txt\n*** End Patch")
+            ),
+            ("apply_patch".into(), "delete", strings(&["x.txt"]), None)
+        );
+        assert_eq!(
+            parse_payload(
+                Agent::Copilot,
+                &json!({"toolName": "bash", "toolArgs": "{\"command\": \"ls\"}"})
+            )
+            .unwrap()
+            .unwrap()
+            .0,
+            command("ls")
+        );
+        assert_eq!(
+            file(Agent::Copilot, json!({"hook_event_name": "PreToolUse", "tool_name": "Read", "tool_input": {"file_path": "/p/.env"}})).2,
+            strings(&["/p/.env"])
+        );
+        assert_eq!(
+            parse_payload(
+                Agent::Copilot,
+                &json!({"toolName": "web_fetch", "toolArgs": {"url": "u"}})
+            )
+            .unwrap(),
+            None
+        );
         // A file tool without the path it must have is blocked, never waved through.
         for (agent, payload) in [
             (
@@ -445,10 +508,17 @@ mod tests {
     }
 
     #[test]
-    fn codex_is_never_told_to_ask() {
+    fn codex_and_copilot_are_never_told_to_ask() {
         let ask = render(Agent::Codex, &Answer::Ask("why".into())).unwrap();
         assert_eq!(ask["hookSpecificOutput"]["permissionDecision"], "deny");
         assert_eq!(approval_mode(Agent::Codex), ApprovalMode::Monitor);
+        let ask = render(Agent::Copilot, &Answer::Ask("why".into())).unwrap();
+        assert_eq!(
+            ask,
+            json!({"permissionDecision": "deny", "permissionDecisionReason": "why"})
+        );
+        assert_eq!(approval_mode(Agent::Copilot), ApprovalMode::Monitor);
+        assert_eq!(render(Agent::Copilot, &Answer::Pass), None);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Agent {
     Cursor,
     /// Gemini CLI `BeforeTool` (run_shell_command).
     Gemini,
+    /// GitHub Copilot CLI `preToolUse` (bash and its file tools).
+    Copilot,
 }
 
 impl Agent {
@@ -26,6 +28,7 @@ impl Agent {
             "codex" => Agent::Codex,
             "cursor" => Agent::Cursor,
             "gemini" | "gemini-cli" => Agent::Gemini,
+            "copilot" | "copilot-cli" => Agent::Copilot,
             _ => return None,
         })
     }
@@ -37,6 +40,7 @@ impl Agent {
             Agent::Codex => "codex",
             Agent::Cursor => "cursor",
             Agent::Gemini => "gemini",
+            Agent::Copilot => "copilot",
         }
     }
 }
@@ -185,7 +189,35 @@ pub fn parse_payload(
         .ok_or("the hook input is not a JSON object")?;
     let cwd = obj.get("cwd").and_then(Value::as_str).map(str::to_owned);
     let input = obj.get("tool_input");
+    // Copilot CLI registered under `PreToolUse` (PascalCase) sends Claude Code's payload with
+    // Claude Code's tool names; under `preToolUse` its own (`toolName`, `toolArgs`).
+    if agent == Agent::Copilot && obj.get("toolName").is_none() && obj.get("tool_name").is_some() {
+        return parse_payload(Agent::Claude, payload);
+    }
+    let copilot_args;
     let command = match agent {
+        Agent::Copilot => {
+            let tool = obj
+                .get("toolName")
+                .and_then(Value::as_str)
+                .ok_or("no `toolName` in the preToolUse input")?;
+            // `toolArgs` is an object (Copilot CLI 1.0.82 and later), a JSON text (earlier), or
+            // for `apply_patch` the patch itself.
+            copilot_args = match obj.get("toolArgs") {
+                Some(Value::String(text)) => {
+                    serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({ "input": text }))
+                }
+                Some(v) => v.clone(),
+                None => Value::Null,
+            };
+            if !matches!(tool, "bash" | "powershell") {
+                let found = file_tool(agent, tool, Some(&copilot_args))?;
+                return Ok(found.map(|f| (Subject::File(f), cwd)));
+            }
+            copilot_args
+                .get("command")
+                .ok_or("no `toolArgs.command` in the preToolUse input")?
+        }
         Agent::Cursor => match obj.get("hook_event_name").and_then(Value::as_str) {
             Some("beforeReadFile") => {
                 let path = obj.get("file_path").or_else(|| obj.get("filePath"));
@@ -422,9 +454,26 @@ fn file_tool(
         (Agent::Cursor, "Write" | "Edit") => one(Write, &["file_path", "filePath", "path"]),
         (Agent::Cursor, "Delete") => one(Delete, &["file_path", "filePath", "path"]),
         (Agent::Cursor, "Grep") => under(Search, "path", optional_str(input, "glob")?),
-        // Codex sends the patch text only: its file lines name what it changes.
-        (Agent::Codex, "apply_patch") => {
-            let patch = match input.and_then(|i| i.get("command").or_else(|| i.get("input"))) {
+        // Copilot CLI (its own tool names; `str_replace_editor` says what it does in `command`).
+        (Agent::Copilot, "view") => one(Read, &["path", "file_path"]),
+        (Agent::Copilot, "create") => one(Write, &["path", "file_path"]),
+        (Agent::Copilot, "edit" | "str_replace" | "insert") => one(Edit, &["path", "file_path"]),
+        (Agent::Copilot, "str_replace_editor") => {
+            match input.and_then(|i| i.get("command")).and_then(Value::as_str) {
+                Some("view") => one(Read, &["path"]),
+                Some("create") => one(Write, &["path"]),
+                _ => one(Edit, &["path"]),
+            }
+        }
+        (Agent::Copilot, "grep" | "rg") => under(Search, "path", optional_str(input, "glob")?),
+        (Agent::Copilot, "glob") => under(List, "path", optional_str(input, "pattern")?),
+        // Codex (and Copilot CLI) send the patch text only: its file lines name what it changes.
+        (Agent::Codex | Agent::Copilot, "apply_patch") => {
+            let patch = match input.and_then(|i| {
+                i.get("command")
+                    .or_else(|| i.get("input"))
+                    .or_else(|| i.get("patch"))
+            }) {
                 Some(Value::String(p)) => p.clone(),
                 Some(Value::Array(parts)) => parts
                     .iter()
@@ -473,9 +522,10 @@ pub fn render(agent: Agent, answer: &Answer) -> Option<Value> {
         Answer::Ask(r) => ("ask", r.as_str()),
         Answer::Deny(r) => ("deny", r.as_str()),
     };
-    // Codex treats "ask" as a failed hook and runs the tool: it is refused instead.
+    // Codex treats "ask" as a failed hook and runs the tool, and Copilot CLI approves it by
+    // itself in its allow-all mode: both are refused instead.
     let decision = match (agent, decision) {
-        (Agent::Codex, "ask") => "deny",
+        (Agent::Codex | Agent::Copilot, "ask") => "deny",
         (_, d) => d,
     };
     match agent {
@@ -494,6 +544,8 @@ pub fn render(agent: Agent, answer: &Answer) -> Option<Value> {
             "userMessage": reason,
             "agentMessage": reason,
         })),
+        Agent::Copilot => (decision != "pass")
+            .then(|| json!({ "permissionDecision": decision, "permissionDecisionReason": reason })),
         Agent::Gemini => Some(match decision {
             "pass" => json!({}),
             // Gemini CLI has no "ask": approvals go through the monitor (see approval_mode).
