@@ -337,34 +337,144 @@ pub fn resolve(id: u64, verdict: ApprovalVerdict, reason: Option<String>) -> Res
     }
 }
 
-pub fn audit(lines: usize, json: bool) -> Result<u8> {
+/// `safeshell audit`'s filters.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub since: Option<String>,
+    pub decision: Option<String>,
+    pub rule: Option<String>,
+    pub agent: Option<String>,
+}
+
+impl AuditFilter {
+    fn is_empty(&self) -> bool {
+        self.since.is_none()
+            && self.decision.is_none()
+            && self.rule.is_none()
+            && self.agent.is_none()
+    }
+
+    fn keeps(&self, r: &serde_json::Value, since_ms: Option<i64>) -> bool {
+        if r.get("decision").is_none() {
+            return false; // not a decision record
+        }
+        if let Some(since) = since_ms
+            && r["time_ms"].as_i64().is_none_or(|t| t < since)
+        {
+            return false;
+        }
+        if let Some(d) = &self.decision
+            && r["decision"].as_str() != Some(d.as_str())
+        {
+            return false;
+        }
+        if let Some(rule) = &self.rule
+            && r["rule"].as_str() != Some(rule.as_str())
+        {
+            return false;
+        }
+        if let Some(agent) = &self.agent {
+            let by = r["agent"].as_str().unwrap_or("");
+            let surface = r["surface"].as_str().unwrap_or("");
+            let human = agent == "human" && r["context"] == "human";
+            if !(human || by == agent || surface == format!("hook:{agent}")) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+pub fn audit(lines: usize, json: bool, filter: &AuditFilter) -> Result<u8> {
     let (state, _) = locations()?;
     let path = state.join(crate::audit::AUDIT_FILE);
-    // The rotated files too (audit.jsonl.1, .2, …), oldest first, as far back as `lines` reach.
-    let records = crate::audit::read_recent(&path, lines)
+    let since_ms = filter
+        .since
+        .as_deref()
+        .map(crate::replay::parse_since)
+        .transpose()?;
+    // The rotated files too (audit.jsonl.1, .2, …), oldest first, as far back as `lines` reach
+    // (with filters: all of them, then the most recent that pass).
+    let wanted = if filter.is_empty() { lines } else { usize::MAX };
+    let records = crate::audit::read_recent(&path, wanted)
         .with_context(|| format!("no audit log yet at {}", path.display()))?;
-    for r in &records {
-        if json {
-            println!("{r}");
-            continue;
+    let kept: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| filter.is_empty() || filter.keeps(r, since_ms))
+        .collect();
+    let kept = &kept[kept.len().saturating_sub(lines)..];
+    if json {
+        for r in kept {
+            println!("{}", redact_record(r));
         }
+        return Ok(0);
+    }
+    if !kept.is_empty() {
+        println!(
+            "{:<19} {:<16} {:<6} {:<13} {:<24} {:<28} COMMAND — REASON",
+            "TIME (UTC)", "DECISION", "WHO", "CAUGHT BY", "RULE", "CWD"
+        );
+    }
+    for r in kept {
         let command = match &r["command"] {
             serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|v| v.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
+            serde_json::Value::Array(a) => {
+                let argv: Vec<String> = a
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(str::to_owned)
+                    .collect();
+                crate::redact::redact_argv(&argv).join(" ")
+            }
             _ => continue, // not a decision record
         };
+        let time = r["time_ms"]
+            .as_i64()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "-".to_owned());
+        let who = match (r["context"].as_str(), r["agent"].as_str()) {
+            (Some("ai"), Some(agent)) => agent.to_owned(),
+            (Some(c), _) => c.to_owned(),
+            _ => "-".to_owned(),
+        };
+        let reason = crate::redact::redact(r["reason"].as_str().unwrap_or(""));
+        let reason: String = if reason.chars().count() > 100 {
+            reason.chars().take(99).collect::<String>() + "…"
+        } else {
+            reason.into_owned()
+        };
         println!(
-            "{:<16} {:<6} {:<14} {:<28} {}",
+            "{time:<19} {:<16} {who:<6} {:<13} {:<24} {:<28} {} — {reason}",
             r["decision"].as_str().unwrap_or("-"),
-            r["context"].as_str().unwrap_or("-"),
             r["surface"].as_str().unwrap_or("-"),
             r["rule"].as_str().unwrap_or("-"),
-            command
+            r["cwd"].as_str().unwrap_or("-"),
+            crate::redact::redact(&command),
         );
     }
     Ok(0)
+}
+
+/// An audit record with secrets in its command redacted (records written before redaction).
+fn redact_record(r: &serde_json::Value) -> serde_json::Value {
+    let mut r = r.clone();
+    match &mut r["command"] {
+        serde_json::Value::String(s) => *s = crate::redact::redact(s).into_owned(),
+        serde_json::Value::Array(items) => {
+            let argv: Vec<String> = items
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect();
+            *items = crate::redact::redact_argv(&argv)
+                .into_iter()
+                .map(serde_json::Value::String)
+                .collect();
+        }
+        _ => {}
+    }
+    if let serde_json::Value::String(s) = &mut r["reason"] {
+        *s = crate::redact::redact(s).into_owned();
+    }
+    r
 }

@@ -26,11 +26,13 @@ mod paths;
 #[path = "../../shim/src/profile.rs"]
 #[allow(dead_code)]
 mod profile;
+mod redact;
 mod replay;
 mod rules_cache;
 mod rules_cmd;
 mod server;
 mod trust;
+mod uninstall;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -185,15 +187,60 @@ enum Command {
         /// The directory a command would run in.
         dir: Option<PathBuf>,
     },
-    /// Print recent decisions from the audit log (~/.safeshell/audit.jsonl).
+    /// Print recent decisions from the audit log (~/.safeshell/audit.jsonl and its rotated
+    /// files): time, decision, who, where it was caught, rule, directory, command and reason.
+    /// Secrets in commands (tokens, `Authorization:` headers, `password=` values…) are shown
+    /// redacted (and are written redacted by current daemons).
     Audit {
-        /// How many records.
+        /// How many records (the most recent that pass the filters).
         #[arg(long, short = 'n', default_value_t = 20)]
         lines: usize,
         /// Print the raw JSON lines.
         #[arg(long)]
         json: bool,
+        /// Only records since this date (2026-11-01, UTC) or time (2026-11-01T12:00:00Z).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only this decision.
+        #[arg(long, value_parser = ["allow", "deny", "require_approval", "redirect"])]
+        decision: Option<String>,
+        /// Only decisions by this rule.
+        #[arg(long, value_name = "RULE")]
+        rule: Option<String>,
+        /// Only this agent's commands (claude, codex, cursor, gemini, copilot…), or `human`.
+        #[arg(long, value_name = "AGENT")]
+        agent: Option<String>,
     },
+    /// Remove SafeShell: its hooks from every agent's settings (and the backups it made of
+    /// them), the shims, the rc-file line, and ~/.safeshell; stop the daemon; say what was left
+    /// (the programs themselves, lines it would not edit). Run it in your own terminal: agents
+    /// cannot.
+    Uninstall {
+        /// Keep config.toml, rules.toml, trusted.toml and the audit log in ~/.safeshell.
+        #[arg(long)]
+        keep_config: bool,
+    },
+    /// Print shell completions for safeshell.
+    ///
+    /// bash: safeshell completions bash > ~/.local/share/bash-completion/completions/safeshell
+    /// zsh:  safeshell completions zsh > ~/.zfunc/_safeshell  (with ~/.zfunc on $fpath)
+    /// fish: safeshell completions fish > ~/.config/fish/completions/safeshell.fish
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff; `cargo xtask dist` installs it).
+    #[command(hide = true)]
+    Man,
+}
+
+/// Shells with completions.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Subcommand)]
@@ -437,7 +484,48 @@ fn main() -> ExitCode {
             })?;
             Ok(0)
         })(),
-        Command::Audit { lines, json } => daemon_cmd::audit(lines, json),
+        Command::Audit {
+            lines,
+            json,
+            since,
+            decision,
+            rule,
+            agent,
+        } => daemon_cmd::audit(
+            lines,
+            json,
+            &daemon_cmd::AuditFilter {
+                since,
+                decision,
+                rule,
+                agent,
+            },
+        ),
+        Command::Uninstall { keep_config } => {
+            resolve_cwd(None).and_then(|cwd| uninstall::run(keep_config, &cwd))
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let shell = match shell {
+                CompletionShell::Bash => clap_complete::Shell::Bash,
+                CompletionShell::Zsh => clap_complete::Shell::Zsh,
+                CompletionShell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "safeshell",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map(|()| 0)
+                .map_err(Into::into)
+        }
         Command::Contain { probe: true, .. } => contain_cmd::probe(),
         Command::Contain { dir, .. } => contain_cmd::print(dir),
         Command::Trust { file, revoke, list } => trust::run(file, revoke, list),

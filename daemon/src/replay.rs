@@ -421,7 +421,7 @@ fn record(tally: &mut Tally, time_ms: Option<i64>, text: &str, verdict: &Verdict
 }
 
 /// `--since`: a date (`2026-11-01`, midnight UTC) or a timestamp (`2026-11-01T12:00:00Z`).
-fn parse_since(text: &str) -> Result<i64> {
+pub(crate) fn parse_since(text: &str) -> Result<i64> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t.as_millisecond());
     }

@@ -1834,9 +1834,10 @@ impl Daemon {
             "agent": detected.agent,
             "pid": client_pid,
             "cwd": req.cwd,
+            // Secrets a command carries (tokens, passwords) are not kept in the log.
             "command": match &req.command {
-                CommandSpec::Argv(a) => json!(a),
-                CommandSpec::Shell(s) => json!(s),
+                CommandSpec::Argv(a) => json!(crate::redact::redact_argv(a)),
+                CommandSpec::Shell(s) => json!(crate::redact::redact(s)),
                 CommandSpec::File(f) => json!(f.describe()),
             },
             "file_access": match &req.command {
@@ -1847,7 +1848,7 @@ impl Daemon {
             },
             "decision": action.as_str(),
             "rule": rule,
-            "reason": reason,
+            "reason": crate::redact::redact(&reason),
             "approval": approval.as_ref().map(|(id, o)| json!({"id": id, "outcome": outcome_name(o)}))
                 .or_else(|| remembered.as_ref().map(|_| json!({"outcome": "remembered_for_session"}))),
             "bypass": bypass && detected.context == Context::Human,
@@ -1855,7 +1856,10 @@ impl Daemon {
             "contained": contained,
             "latency_us": latency_us,
             "why": why.as_ref().map(|w| json!({
-                "origin": w.origin, "segment": w.segment, "matched": w.matched, "suggest": w.suggest,
+                "origin": w.origin,
+                "segment": w.segment.as_deref().map(crate::redact::redact),
+                "matched": w.matched.iter().map(|m| crate::redact::redact(m)).collect::<Vec<_>>(),
+                "suggest": w.suggest,
             })),
         }));
         // A contained command's ruleset, built once per directory, travels with the answer

@@ -49,10 +49,12 @@ enum Task {
     /// xtask/size-budget.toml; fails on a breach.
     SizeCheck,
     /// Build the binaries as they ship: profile stripped-release, and the shim linked statically
-    /// on Linux/glibc (it starts on every intercepted command); optionally install them.
+    /// on Linux/glibc (it starts on every intercepted command); generate the shell completions
+    /// (bash, zsh, fish) and the man page from the CLI definition; optionally install them.
     Dist {
         /// Copy `safeshell` and `safeshell-shim` into this directory (e.g. ~/.local/bin),
-        /// replacing older copies atomically.
+        /// replacing older copies atomically, and the completions and man page into its
+        /// prefix's share/ (~/.local/share).
         #[arg(long, value_name = "DIR")]
         install: Option<PathBuf>,
     },
