@@ -102,7 +102,11 @@ pub fn run(args: CheckArgs) -> Result<u8> {
             paths: args.file,
             pattern: args.pattern,
         };
-        let command = crate::file_access::as_command(&access, &cwd_str);
+        let command = crate::file_access::judged_command(
+            &access,
+            &cwd_str,
+            safeshell_rules::Facts::home(&facts),
+        );
         let mut e = rules.evaluate(CommandInput::Shell(&command), context, &cwd_str, &facts);
         // A file tool runs no command: a redirect refuses it, as the daemon does.
         if e.action == Action::Redirect {

@@ -12,9 +12,320 @@
 //!   they judge `grep -r`), and with a file pattern G, `cat -- R/**/G` (what it selects);
 //! - list (Glob): `ls -d -- R/G` (names only: the metadata tools the rules exempt).
 
+use std::path::{Path, PathBuf};
+
 use safeshell_protocol::{FileAccess, FileAccessKind};
 
-/// The command whose evaluation decides `access`, with relative paths taken from `cwd`.
+/// Entries a search's file pattern is matched against on disk before the walk gives up (and the
+/// pattern is judged by what it could name instead).
+const WALK_LIMIT: usize = 20_000;
+
+/// The command whose evaluation decides `access` on this machine: [`as_command`] over every
+/// spelling of each path the tool could open, plus what a search really reads. Reads the file
+/// system (never a file's contents):
+/// - a path is also judged as its canonical form (symbolic links, `/proc/self/root`, `..`) and,
+///   when it starts with `~`, with the home directory in its place (Codex and others expand it);
+/// - a search (and a directory read by Gemini CLI's `read_many_files`) also reads the secret
+///   stores beneath its root (`~/.ssh` of a search over the home directory);
+/// - a search's file pattern (split as Claude Code splits it: on spaces and on commas outside
+///   braces; ripgrep's wildcards match dotfiles) is matched against the files on disk, which are
+///   judged one by one (so `*.json` is a read of `credentials.json` only where one exists); a
+///   tree too large to walk is judged by the names the pattern could match.
+pub fn judged_command(access: &FileAccess, cwd: &str, home: Option<&str>) -> String {
+    let mut access = access.clone();
+    let roots_given = !access.paths.is_empty();
+    access.paths = spellings(&access.paths, cwd, home);
+    let mut extra_reads: Vec<String> = Vec::new();
+    let mut command;
+    match access.access {
+        FileAccessKind::Search => {
+            let roots: Vec<String> = if roots_given {
+                access.paths.clone()
+            } else {
+                spellings(&[cwd.to_owned()], cwd, home)
+            };
+            let pattern = access.pattern.take();
+            command = as_command(&access, cwd);
+            for root in &roots {
+                extra_reads.extend(secret_stores_under(root, home));
+                if let Some(pattern) = pattern.as_deref().filter(|p| !p.trim().is_empty()) {
+                    match files_matching(Path::new(root), pattern) {
+                        Some(files) => extra_reads.extend(files),
+                        None => {
+                            for piece in could_name(pattern) {
+                                command.push_str("; cat -- ");
+                                command.push_str(&under(root, &piece, true));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        FileAccessKind::Read => {
+            // Gemini CLI's `read_many_files` takes directories (read recursively) and globs.
+            let (globs, plain): (Vec<String>, Vec<String>) = access
+                .paths
+                .iter()
+                .cloned()
+                .partition(|p| p.contains(['*', '?', '[', '{']));
+            access.paths = plain;
+            command = if access.paths.is_empty() {
+                "true".to_owned()
+            } else {
+                as_command(&access, cwd)
+            };
+            for dir in access.paths.iter().filter(|p| Path::new(p).is_dir()) {
+                command.push_str(&format!("; grep -r -e x -- {}", quote(dir)));
+                extra_reads.extend(secret_stores_under(dir, home));
+            }
+            for glob in globs {
+                match files_matching(Path::new(cwd), &glob) {
+                    Some(files) => extra_reads.extend(files),
+                    None => {
+                        for piece in could_name(&glob) {
+                            command.push_str("; cat -- ");
+                            command.push_str(&under(cwd, &piece, false));
+                        }
+                    }
+                }
+            }
+        }
+        _ => command = as_command(&access, cwd),
+    }
+    if !extra_reads.is_empty() {
+        extra_reads.sort();
+        extra_reads.dedup();
+        command.push_str("; cat --");
+        for f in &extra_reads {
+            command.push(' ');
+            command.push_str(&quote(f));
+        }
+    }
+    command
+}
+
+/// Each path made absolute, and also its canonical form and its `~`-expanded form where they
+/// differ (the file a tool would really open).
+fn spellings(paths: &[String], cwd: &str, home: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |p: String| {
+        if !p.is_empty() && !out.contains(&p) {
+            out.push(p);
+        }
+    };
+    for p in paths {
+        let abs = absolute(p, cwd);
+        let mut forms = vec![abs.clone()];
+        if let Some(h) = home
+            && (p == "~" || p.starts_with("~/"))
+        {
+            forms.push(format!("{}{}", h.trim_end_matches('/'), &p[1..]));
+        }
+        for form in forms {
+            if let Some(c) = canonical(&form) {
+                push(c);
+            }
+            push(form);
+        }
+    }
+    out
+}
+
+/// `path` with its longest existing ancestor resolved (symbolic links, `/proc/self/root`, `..`),
+/// if that changes it.
+fn canonical(path: &str) -> Option<String> {
+    let p = Path::new(path);
+    for ancestor in p.ancestors() {
+        if let Ok(real) = std::fs::canonicalize(ancestor) {
+            let rest = p.strip_prefix(ancestor).ok()?;
+            let full = if rest.as_os_str().is_empty() {
+                real
+            } else {
+                real.join(rest)
+            };
+            let full = full.to_string_lossy().into_owned();
+            return (full != path).then_some(full);
+        }
+    }
+    None
+}
+
+/// The secret stores of the home directory (those containment protects) at or beneath `root`:
+/// a recursive read of `root` reads them.
+fn secret_stores_under(root: &str, home: Option<&str>) -> Vec<String> {
+    let Some(home) = home else {
+        return Vec::new();
+    };
+    let root = Path::new(root);
+    crate::profile::SECRETS
+        .iter()
+        .map(|s| Path::new(home).join(s))
+        .filter(|secret| secret.starts_with(root) && secret != root)
+        .map(|secret| secret.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A search pattern's pieces as Claude Code's `Grep` splits `glob` (on white space, and on
+/// commas outside braces), each with its braces expanded; `!` pieces exclude.
+fn pattern_pieces(pattern: &str) -> (Vec<String>, Vec<String>) {
+    let mut pieces = Vec::new();
+    for word in pattern.split_whitespace() {
+        let mut depth = 0usize;
+        let mut current = String::new();
+        for c in word.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    pieces.push(std::mem::take(&mut current));
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(c);
+        }
+        pieces.push(current);
+    }
+    let (mut include, mut exclude) = (Vec::new(), Vec::new());
+    for piece in pieces.into_iter().filter(|p| !p.is_empty()) {
+        let (list, piece) = match piece.strip_prefix('!') {
+            Some(rest) => (&mut exclude, rest.to_owned()),
+            None => (&mut include, piece),
+        };
+        list.extend(expand_braces(&piece));
+    }
+    // Only exclusions: everything else is searched.
+    if include.is_empty() && !exclude.is_empty() {
+        include.push("*".to_owned());
+    }
+    (include, exclude)
+}
+
+/// `a{b,c}d` as `abd`, `acd` (nested braces too), at most 64 words.
+fn expand_braces(pattern: &str) -> Vec<String> {
+    let Some(open) = pattern.find('{') else {
+        return vec![pattern.to_owned()];
+    };
+    let mut depth = 0usize;
+    let mut close = None;
+    let mut commas = Vec::new();
+    for (i, c) in pattern[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + i);
+                    break;
+                }
+            }
+            ',' if depth == 1 => commas.push(open + i),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return vec![pattern.to_owned()];
+    };
+    let (head, tail) = (&pattern[..open], &pattern[close + 1..]);
+    let mut bounds = vec![open];
+    bounds.extend(&commas);
+    bounds.push(close);
+    let mut out = Vec::new();
+    for pair in bounds.windows(2) {
+        let alternative = &pattern[pair[0] + 1..pair[1]];
+        for rest in expand_braces(&format!("{head}{alternative}{tail}")) {
+            if out.len() < 64 {
+                out.push(rest);
+            }
+        }
+    }
+    out
+}
+
+/// What a pattern could name when the tree cannot be walked: each piece, and where it starts
+/// with a wildcard, the same with a leading dot (ripgrep's `*` and `?` match dotfiles, a
+/// shell's do not).
+fn could_name(pattern: &str) -> Vec<String> {
+    let (include, _) = pattern_pieces(pattern);
+    let mut out = Vec::new();
+    for piece in include {
+        if let Some(rest) = piece.strip_prefix('?') {
+            out.push(format!(".{rest}"));
+        } else if piece.starts_with('*') || piece.starts_with('[') {
+            out.push(format!(".{piece}"));
+        }
+        out.push(piece);
+    }
+    out
+}
+
+/// The files under `root` a search with `pattern` reads, as ripgrep matches globs (a piece
+/// without `/` matches file names at any depth; wildcards match dotfiles), or `None` when the
+/// tree has more than [`WALK_LIMIT`] entries. `.git` is not searched; links are not followed
+/// (a link that matches is judged with its target).
+fn files_matching(root: &Path, pattern: &str) -> Option<Vec<String>> {
+    let (include, exclude) = pattern_pieces(pattern);
+    let compile = |pieces: &[String]| -> Vec<(safeshell_rules::glob::Glob, bool)> {
+        pieces
+            .iter()
+            .filter_map(|p| {
+                let p = p.trim_start_matches("./");
+                safeshell_rules::glob::Glob::new(p)
+                    .ok()
+                    .map(|g| (g, p.contains('/')))
+            })
+            .collect()
+    };
+    let (include, exclude) = (compile(&include), compile(&exclude));
+    let matches = |globs: &[(safeshell_rules::glob::Glob, bool)], rel: &str, name: &str| {
+        globs
+            .iter()
+            .any(|(g, by_path)| g.is_match(if *by_path { rel } else { name }))
+    };
+    let mut found = Vec::new();
+    let mut seen = 0usize;
+    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
+    if !root.is_dir() {
+        return Some(Vec::new());
+    }
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).ok()?;
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > WALK_LIMIT {
+                return None;
+            }
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                if name != ".git" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let rel = path
+                .strip_prefix(root)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if matches(&include, &rel, &name) && !matches(&exclude, &rel, &name) {
+                let shown = path.to_string_lossy().into_owned();
+                if kind.is_symlink()
+                    && let Some(target) = canonical(&shown)
+                {
+                    found.push(target);
+                }
+                found.push(shown);
+            }
+        }
+    }
+    Some(found)
+}
+
+/// The command whose evaluation decides `access` as given (no file system access), with
+/// relative paths taken from `cwd`.
 pub fn as_command(access: &FileAccess, cwd: &str) -> String {
     let roots: Vec<String> = if access.paths.is_empty() {
         vec![cwd.to_owned()]

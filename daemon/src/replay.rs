@@ -244,6 +244,7 @@ pub fn run(options: Options) -> Result<u8> {
     let mut tally = Tally::default();
     let mut seen_ids: HashSet<String> = HashSet::new();
     let started = Instant::now();
+    let home = paths::home_dir().map(|h| h.display().to_string());
     let home_cwd = paths::home_dir()
         .map(|h| h.display().to_string())
         .unwrap_or_else(|| "/".to_owned());
@@ -274,7 +275,7 @@ pub fn run(options: Options) -> Result<u8> {
                 Subject::Command(c) => (c.clone(), c.clone(), false),
                 Subject::File(access) => (
                     access.describe(),
-                    crate::file_access::as_command(access, &cwd),
+                    crate::file_access::judged_command(access, &cwd, home.as_deref()),
                     true,
                 ),
             };

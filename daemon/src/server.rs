@@ -1543,7 +1543,8 @@ impl Daemon {
                 CommandSpec::Argv(argv) => CommandInput::Argv(argv),
                 CommandSpec::Shell(s) => CommandInput::Shell(s),
                 CommandSpec::File(access) => {
-                    file_command = crate::file_access::as_command(access, &req.cwd);
+                    file_command =
+                        crate::file_access::judged_command(access, &req.cwd, facts.home());
                     CommandInput::Shell(&file_command)
                 }
             };

@@ -518,6 +518,13 @@ fn file_accesses_are_decided_like_the_commands_that_make_them() {
     );
     assert_eq!(decide(&["--file", &bashrc, "--access", "write"]), ask);
     assert_eq!(decide(&["--file", &bashrc]), allow);
+    // A search pattern selects the files on disk: no `.env*` here, so nothing secret is read …
+    assert_eq!(
+        decide(&["--file", ".", "--access", "search", "--pattern", ".env*"]),
+        allow
+    );
+    // … until there is one.
+    env.write("project/.env.local", "TOKEN=fake");
     assert_eq!(
         decide(&["--file", ".", "--access", "search", "--pattern", ".env*"]),
         deny
@@ -585,4 +592,69 @@ fn refusals_say_where_the_rule_is_defined_what_matched_and_what_to_do_instead() 
     let v: serde_json::Value =
         serde_json::from_slice(&env.run(&["check", "--json", "--", "ls"]).stdout).unwrap();
     assert!(v["explanation"].is_null());
+}
+
+#[test]
+fn file_accesses_are_judged_as_the_files_they_would_really_open() {
+    let env = Env::new();
+    let home = env.home.display().to_string();
+    env.write(".kube/config", "fake");
+    env.write(".ssh/id_ed25519", "fake");
+    env.write("project/src/main.rs", "fn main() {}");
+    env.write("project/package.json", "{}");
+    // A link in the project to a secret, made earlier (by `ln -s`, which reads nothing).
+    std::os::unix::fs::symlink(env.home.join(".kube/config"), env.project.join("notes.txt"))
+        .unwrap();
+    let decide = |args: &[&str]| {
+        let mut all = vec!["check", "--json"];
+        all.extend_from_slice(args);
+        let out = env.run(&all);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", stderr(&out)));
+        v["decision"].as_str().unwrap().to_owned()
+    };
+    let proc_alias = format!("/proc/self/root/proc/self/root{home}/.kube/config");
+    for (args, want) in [
+        // A tool that expands `~` opens the secret: judged so.
+        (vec!["--file", "~/.kube/config"], "deny"),
+        (
+            vec!["--file", "~/.bashrc", "--access", "write"],
+            "require_approval",
+        ),
+        // Other spellings of the same file: links, /proc aliases.
+        (vec!["--file", "notes.txt"], "deny"),
+        (vec!["--file", proc_alias.as_str()], "deny"),
+        // A search over the home directory reads its secret stores.
+        (vec!["--file", home.as_str(), "--access", "search"], "deny"),
+        (vec!["--file", ".", "--access", "search"], "allow"),
+        // A pattern is matched against the files that exist: no secret among the JSON files
+        // here, so `*.json` is an ordinary search …
+        (
+            vec!["--file", ".", "--access", "search", "--pattern", "*.json"],
+            "allow",
+        ),
+        (
+            vec![
+                "--file",
+                ".",
+                "--access",
+                "search",
+                "--pattern",
+                "*.{json,rs}",
+            ],
+            "allow",
+        ),
+    ] {
+        assert_eq!(decide(&args), want, "{args:?}");
+    }
+    // … until one is there; and ripgrep's wildcards match dotfiles (`?env` selects `.env`).
+    env.write("project/config/credentials.json", "{}");
+    env.write("project/.env", "TOKEN=fake");
+    for pattern in ["*.json", "?env", "[.]env", "*.rs,.env", "*.rs .env"] {
+        assert_eq!(
+            decide(&["--file", ".", "--access", "search", "--pattern", pattern]),
+            "deny",
+            "{pattern}"
+        );
+    }
 }

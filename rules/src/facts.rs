@@ -75,6 +75,18 @@ pub const PATH_SETS: &[(&str, &[&str])] = &[
             "./.claude/settings.local.json",
             "./.cursor/hooks.json",
             "./.gemini/settings.json",
+            // Hook files and directories, and the tools' own configuration that runs programs
+            // (MCP servers): SafeShell's hooks live there, or code that outlives the session.
+            "~/.copilot/hooks",
+            "./.github/hooks",
+            "~/.codex/hooks.json",
+            "./.codex/config.toml",
+            "./.codex/hooks.json",
+            "~/.claude/hooks",
+            "~/.claude.json",
+            "./.mcp.json",
+            "~/.cursor/mcp.json",
+            "./.cursor/mcp.json",
         ],
     ),
 ];

@@ -469,6 +469,16 @@ mod tests {
             .unwrap(),
             None
         );
+        // Codex trims the space around its `***` lines: an indented header names a file too.
+        let sneaky = "*** Begin Patch\n*** Add File: notes.txt\n+x\n\t*** Add File: /h/.bashrc\n+y\n *** Delete File: /h/.safeshell/rules.toml \n*** End Patch";
+        assert_eq!(
+            file(
+                Agent::Codex,
+                json!({"tool_name": "apply_patch", "tool_input": {"command": sneaky}})
+            )
+            .2,
+            strings(&["notes.txt", "/h/.bashrc", "/h/.safeshell/rules.toml"])
+        );
         // A file tool without the path it must have is blocked, never waved through.
         for (agent, payload) in [
             (

@@ -338,7 +338,8 @@ fn workspace_root(obj: &serde_json::Map<String, Value>) -> Option<String> {
 pub fn patch_targets(patch: &str) -> (Vec<String>, Vec<String>) {
     let (mut written, mut deleted) = (Vec::new(), Vec::new());
     for line in patch.lines() {
-        let line = line.trim_end();
+        // Codex's own parser trims the space around its `***` lines: so does this.
+        let line = line.trim();
         let write = ["*** Add File: ", "*** Update File: ", "*** Move to: "]
             .iter()
             .find_map(|m| line.strip_prefix(m));
