@@ -146,6 +146,24 @@ impl Glob {
         }
         matches_tokens(&self.tokens, text)
     }
+
+    /// Matches as an exclusion: a pattern without `/` is a file name and is compared with the
+    /// last component only (`!*cert*.pem` leaves `certs/privkey.pem` a key; its `*` may not
+    /// reach into the directory names).
+    pub fn excludes(&self, text: &str) -> bool {
+        if !self.basename_only {
+            return self.is_match(text);
+        }
+        let base = text
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(text);
+        match &self.literal {
+            Some(literal) => base == literal,
+            None => matches_tokens(&self.tokens, base),
+        }
+    }
 }
 
 /// A list of globs where entries starting with `!` exclude: a text matches when it matches some
@@ -158,10 +176,12 @@ pub struct GlobList {
     literals: Vec<String>,
     /// For each include pattern, the longest run of literal text (`*.pem` → `.pem`), which any
     /// text it matches contains: a cheap test before path forms are built ([`Self::could_match`]).
-    needles: Vec<String>,
+    /// Grouped by first byte, so that at each place in a text only the needles that start with
+    /// its byte are compared (most start with `.`; a list has up to a hundred).
+    needles: Vec<Vec<String>>,
     /// Set when an include pattern has too little literal text for [`Self::needles`] to tell.
     unfiltered: bool,
-    /// The first bytes of the needles, so that one pass over a text finds where one may start.
+    /// For each byte, 1 + the index of the needles starting with it (0: none).
     first_bytes: FirstBytes,
     /// The include patterns, sorted, while every one is a plain name without `/` or wildcard
     /// (program lists such as `not_program`): then a match is one binary search.
@@ -180,23 +200,23 @@ fn longest_literal(pattern: &str) -> &str {
 
 /// A set of bytes (see [`GlobList::could_match`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct FirstBytes([bool; 256]);
+struct FirstBytes([u8; 256]);
 
 impl Default for FirstBytes {
     fn default() -> Self {
-        FirstBytes([false; 256])
+        FirstBytes([0; 256])
     }
 }
 
 impl std::ops::Index<usize> for FirstBytes {
-    type Output = bool;
-    fn index(&self, i: usize) -> &bool {
+    type Output = u8;
+    fn index(&self, i: usize) -> &u8 {
         &self.0[i]
     }
 }
 
 impl std::ops::IndexMut<usize> for FirstBytes {
-    fn index_mut(&mut self, i: usize) -> &mut bool {
+    fn index_mut(&mut self, i: usize) -> &mut u8 {
         &mut self.0[i]
     }
 }
@@ -229,9 +249,22 @@ impl GlobList {
                 let needle = longest_literal(pattern);
                 if needle.len() < 3 {
                     self.unfiltered = true;
-                } else if !self.needles.iter().any(|n| n == needle) {
-                    self.first_bytes[usize::from(needle.as_bytes()[0])] = true;
-                    self.needles.push(needle.to_owned());
+                } else {
+                    let first = usize::from(needle.as_bytes()[0]);
+                    if self.first_bytes[first] == 0 {
+                        // At most 255 groups: one per distinct first byte.
+                        self.needles.push(Vec::new());
+                        self.first_bytes[first] = u8::try_from(self.needles.len()).unwrap_or(0);
+                    }
+                    match self.first_bytes[first] {
+                        0 => self.unfiltered = true,
+                        group => {
+                            let group = &mut self.needles[usize::from(group) - 1];
+                            if !group.iter().any(|n| n == needle) {
+                                group.push(needle.to_owned());
+                            }
+                        }
+                    }
                 }
                 self.include.push(glob);
             }
@@ -269,12 +302,11 @@ impl GlobList {
             return true;
         }
         let bytes = text.as_bytes();
-        (0..bytes.len()).any(|i| {
-            self.first_bytes[usize::from(bytes[i])]
-                && self
-                    .needles
-                    .iter()
-                    .any(|n| bytes[i..].starts_with(n.as_bytes()))
+        (0..bytes.len()).any(|i| match self.first_bytes[usize::from(bytes[i])] {
+            0 => false,
+            group => self.needles[usize::from(group) - 1]
+                .iter()
+                .any(|n| bytes[i..].starts_with(n.as_bytes())),
         })
     }
 
@@ -346,7 +378,7 @@ impl GlobList {
             .any(|c| self.include.iter().any(|g| g.is_match(c)))
             && !candidates
                 .iter()
-                .any(|c| self.exclude.iter().any(|g| g.is_match(c)))
+                .any(|c| self.exclude.iter().any(|g| g.excludes(c)))
     }
 }
 
