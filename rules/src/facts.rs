@@ -47,6 +47,7 @@ pub const PATH_SETS: &[(&str, &[&str])] = &[
         "shell-startup",
         &[
             "~/.bashrc",
+            "~/.bash_aliases",
             "~/.bash_profile",
             "~/.bash_login",
             "~/.bash_logout",
