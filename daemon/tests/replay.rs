@@ -21,6 +21,9 @@ impl Env {
         let home = tmp.path().join("home");
         let project = home.join("project");
         std::fs::create_dir_all(project.join("src")).unwrap();
+        // A stand-in key: a search whose pattern selects it reads it (patterns are matched
+        // against the files that exist).
+        std::fs::write(project.join("deploy.pem"), "not a real key").unwrap();
         Env {
             _tmp: tmp,
             home,
