@@ -1500,6 +1500,20 @@ impl Daemon {
             .find(|(k, _)| k == "HOME")
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var("HOME").ok());
+        // A file tool's access is judged as the files it would open, which reads directories
+        // (a search pattern is matched on disk): off the event loop, which serves every client.
+        let file_command = match &req.command {
+            CommandSpec::File(access) => {
+                let (access, at, home) = (access.clone(), req.cwd.clone(), home.clone());
+                Some(
+                    tokio::task::spawn_blocking(move || {
+                        crate::file_access::judged_command(&access, &at, home.as_deref())
+                    })
+                    .await?,
+                )
+            }
+            _ => None,
+        };
         let facts = ClientFacts {
             cwd: cwd.clone(),
             pid: client_pid,
@@ -1538,15 +1552,11 @@ impl Daemon {
             )
         } else {
             let rules = self.rules.for_cwd(&cwd);
-            let file_command;
-            let input = match &req.command {
-                CommandSpec::Argv(argv) => CommandInput::Argv(argv),
-                CommandSpec::Shell(s) => CommandInput::Shell(s),
-                CommandSpec::File(access) => {
-                    file_command =
-                        crate::file_access::judged_command(access, &req.cwd, facts.home());
-                    CommandInput::Shell(&file_command)
-                }
+            let input = match (&req.command, &file_command) {
+                (CommandSpec::Argv(argv), _) => CommandInput::Argv(argv),
+                (CommandSpec::Shell(s), _) => CommandInput::Shell(s),
+                (CommandSpec::File(_), Some(judged)) => CommandInput::Shell(judged),
+                (CommandSpec::File(_), None) => unreachable!("judged above"),
             };
             let e = rules.evaluate(input, detected.context, &req.cwd, &facts);
             let seg = e.segment.map(|i| e.segments[i].text.clone());
