@@ -1166,17 +1166,21 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
     };
     let rest = &words[1..];
 
-    // `safeshell-shim contain -c 'CMD'` / `safeshell-shim -c 'CMD'` (what the Claude Code hook
-    // rewrites commands to, and the SHELL wrapper): a shell string, judged as one.
-    if program == "safeshell-shim"
-        && let Some(code) = match rest.first().map(|w| w.text.as_str()) {
+    // A shell's (or `su`'s) code string, and `safeshell-shim contain -c 'CMD'` /
+    // `safeshell-shim -c 'CMD'` (what the Claude Code hook rewrites commands to, and the SHELL
+    // wrapper): a shell string, judged as one.
+    let shell_code = match program.as_str() {
+        "safeshell-shim" => match rest.first().map(|w| w.text.as_str()) {
             Some("contain") => shell_code_argument("sh", &rest[1..]),
             Some(_) => shell_code_argument("sh", rest),
             None => None,
-        }
-    {
+        },
+        p if is_shell(p) || p == "su" => shell_code_argument(p, rest),
+        _ => None,
+    };
+    if let Some(code) = shell_code {
         if code.dynamic {
-            seg.unverifiable = Some("`safeshell-shim` runs a script computed at run time".into());
+            seg.unverifiable = Some(format!("`{program}` runs a script computed at run time"));
             out.push(seg);
         } else {
             seg.parsed_code_arg = rest.iter().position(|w| w.text == code.text);
@@ -1186,17 +1190,6 @@ fn expand_words(words: &[Word], writes: &[String], ctx: &Ctx<'_>, out: &mut Out)
         return;
     }
     if is_shell(&program) || program == "su" {
-        if let Some(code) = shell_code_argument(&program, rest) {
-            if code.dynamic {
-                seg.unverifiable = Some(format!("`{program}` runs a script computed at run time"));
-                out.push(seg);
-            } else {
-                seg.parsed_code_arg = rest.iter().position(|w| w.text == code.text);
-                out.push(seg);
-                expand_string(&code.text, ctx.depth + 1, &via, out);
-            }
-            return;
-        }
         if is_shell(&program)
             && let Some(reason) = script_source_problem(&program, rest, ctx.stdin)
         {
