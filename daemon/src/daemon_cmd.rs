@@ -338,11 +338,19 @@ pub fn resolve(id: u64, verdict: ApprovalVerdict, reason: Option<String>) -> Res
 }
 
 /// `safeshell audit`'s filters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, clap::Args)]
 pub struct AuditFilter {
+    /// Only records since this date (2026-11-01, UTC) or time (2026-11-01T12:00:00Z).
+    #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
+    /// Only this decision.
+    #[arg(long, value_parser = ["allow", "deny", "require_approval", "redirect"])]
     pub decision: Option<String>,
+    /// Only decisions by this rule.
+    #[arg(long, value_name = "RULE")]
     pub rule: Option<String>,
+    /// Only this agent's commands (claude, codex, cursor, gemini, copilot…), or `human`.
+    #[arg(long, value_name = "AGENT")]
     pub agent: Option<String>,
 }
 

@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use safeshell_protocol::{FileAccess, FileAccessKind};
+use safeshell_rules::segment::quote_strict as quote;
 
 /// Entries a search's file pattern is matched against on disk before the walk gives up (and the
 /// pattern is judged by what it could name instead).
@@ -392,7 +393,12 @@ fn under(root: &str, pattern: &str, anywhere: bool) -> String {
         Some(_) => ("", pattern),
         None => (root.trim_end_matches('/'), pattern),
     };
-    let mut word = quote(root);
+    // An absolute pattern has no root to put before it.
+    let mut word = if root.is_empty() {
+        String::new()
+    } else {
+        quote(root)
+    };
     if !pattern.starts_with('/') {
         word.push('/');
     }
@@ -411,13 +417,6 @@ fn under(root: &str, pattern: &str, anywhere: bool) -> String {
         }
     }
     word
-}
-
-fn quote(word: &str) -> String {
-    if word.is_empty() {
-        return String::new();
-    }
-    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
@@ -439,31 +438,31 @@ mod tests {
         let cwd = "/p";
         assert_eq!(
             as_command(&access(Read, &["/h/.env", "a b"], None), cwd),
-            "cat -- '/h/.env' '/p/a b'"
+            "cat -- /h/.env '/p/a b'"
         );
         assert_eq!(
             as_command(&access(Write, &["./x'y", "/z"], None), cwd),
-            r"true > '/p/x'\''y'; true > '/z'"
+            r"true > '/p/x'\''y'; true > /z"
         );
         assert_eq!(
             as_command(&access(Edit, &["f"], None), cwd),
-            "cat -- '/p/f'; true > '/p/f'"
+            "cat -- /p/f; true > /p/f"
         );
         assert_eq!(
             as_command(&access(Delete, &["/d"], None), cwd),
-            "rm -f -- '/d'"
+            "rm -f -- /d"
         );
         assert_eq!(
             as_command(&access(Search, &[], Some("*.env")), cwd),
-            "grep -r -e x -- '/p'; cat -- '/p'/**/*'.''e''n''v'"
+            "grep -r -e x -- /p; cat -- /p/**/*'.''e''n''v'"
         );
         assert_eq!(
             as_command(&access(Search, &["src"], Some("a/{b,c}.rs")), cwd),
-            "grep -r -e x -- '/p/src'; cat -- '/p/src'/'a''/'{'b','c'}'.''r''s'"
+            "grep -r -e x -- /p/src; cat -- /p/src/'a''/'{'b','c'}'.''r''s'"
         );
         assert_eq!(
             as_command(&access(List, &["/h"], Some("**/.ssh/*")), cwd),
-            "ls -d -- '/h'/**'/''.''s''s''h''/'*"
+            "ls -d -- /h/**'/''.''s''s''h''/'*"
         );
         // Shell syntax in a path or pattern stays a literal name.
         assert_eq!(

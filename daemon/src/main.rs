@@ -150,31 +150,7 @@ enum Command {
     /// decision, what would have been denied or held grouped by rule (with examples), the rules
     /// that would have asked most often per day, and with --against-rules what a second policy
     /// changes. A tool call repeated in a resumed session counts once.
-    Replay {
-        /// Files or directories to read (default: every agent's session store, above).
-        #[arg(value_name = "SOURCE")]
-        sources: Vec<PathBuf>,
-        /// Only calls made since this date (2026-11-01, UTC) or time (2026-11-01T12:00:00Z).
-        /// Commands without a time (a plain command list) are always included.
-        #[arg(long, value_name = "DATE")]
-        since: Option<String>,
-        /// Decide with this rule file in place of ~/.safeshell/rules.toml (built-in rules and
-        /// repository files still apply).
-        #[arg(long, value_name = "FILE")]
-        rules: Option<PathBuf>,
-        /// Also decide with this rule file, and report every decision that differs.
-        #[arg(long, value_name = "FILE")]
-        against_rules: Option<PathBuf>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Also write a self-contained HTML report (with a chart of decisions per day) to FILE.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-        /// Examples shown per rule.
-        #[arg(long, value_name = "N", default_value_t = 3)]
-        examples: usize,
-    },
+    Replay(replay::Options),
     /// Show the kernel containment (Landlock) agents' allowed commands run under: what they may
     /// read and write when run in DIR (default: here).
     Contain {
@@ -198,18 +174,8 @@ enum Command {
         /// Print the raw JSON lines.
         #[arg(long)]
         json: bool,
-        /// Only records since this date (2026-11-01, UTC) or time (2026-11-01T12:00:00Z).
-        #[arg(long, value_name = "DATE")]
-        since: Option<String>,
-        /// Only this decision.
-        #[arg(long, value_parser = ["allow", "deny", "require_approval", "redirect"])]
-        decision: Option<String>,
-        /// Only decisions by this rule.
-        #[arg(long, value_name = "RULE")]
-        rule: Option<String>,
-        /// Only this agent's commands (claude, codex, cursor, gemini, copilot…), or `human`.
-        #[arg(long, value_name = "AGENT")]
-        agent: Option<String>,
+        #[command(flatten)]
+        filter: daemon_cmd::AuditFilter,
     },
     /// Remove SafeShell: its hooks from every agent's settings (and the backups it made of
     /// them), the shims, the rc-file line, and ~/.safeshell; stop the daemon; say what was left
@@ -487,20 +453,8 @@ fn main() -> ExitCode {
         Command::Audit {
             lines,
             json,
-            since,
-            decision,
-            rule,
-            agent,
-        } => daemon_cmd::audit(
-            lines,
-            json,
-            &daemon_cmd::AuditFilter {
-                since,
-                decision,
-                rule,
-                agent,
-            },
-        ),
+            filter,
+        } => daemon_cmd::audit(lines, json, &filter),
         Command::Uninstall { keep_config } => {
             resolve_cwd(None).and_then(|cwd| uninstall::run(keep_config, &cwd))
         }
@@ -529,23 +483,7 @@ fn main() -> ExitCode {
         Command::Contain { probe: true, .. } => contain_cmd::probe(),
         Command::Contain { dir, .. } => contain_cmd::print(dir),
         Command::Trust { file, revoke, list } => trust::run(file, revoke, list),
-        Command::Replay {
-            sources,
-            since,
-            rules,
-            against_rules,
-            json,
-            html,
-            examples,
-        } => replay::run(replay::Options {
-            sources,
-            since,
-            rules,
-            against_rules,
-            json,
-            html,
-            examples,
-        }),
+        Command::Replay(options) => replay::run(options),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -26,15 +26,31 @@ mod payload;
 
 use payload::{Agent, Subject};
 
-/// The options of `safeshell replay` (see its `--help`).
-#[derive(Debug, Clone, Default)]
+/// The options of `safeshell replay`.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
+    /// Files or directories to read (default: every agent's session store, above).
+    #[arg(value_name = "SOURCE")]
     pub sources: Vec<PathBuf>,
+    /// Only calls made since this date (2026-11-01, UTC) or time (2026-11-01T12:00:00Z).
+    /// Commands without a time (a plain command list) are always included.
+    #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
+    /// Decide with this rule file in place of ~/.safeshell/rules.toml (built-in rules and
+    /// repository files still apply).
+    #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
+    /// Also decide with this rule file, and report every decision that differs.
+    #[arg(long, value_name = "FILE")]
     pub against_rules: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
     pub json: bool,
+    /// Also write a self-contained HTML report (with a chart of decisions per day) to FILE.
+    #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Examples shown per rule.
+    #[arg(long, value_name = "N", default_value_t = 3)]
     pub examples: usize,
 }
 
@@ -1389,9 +1405,9 @@ mod tests {
     use super::*;
 
     /// (time, directory, the command or file access) of each call found.
-    type Found = Vec<(Option<i64>, Option<String>, String)>;
+    type CallsFound = Vec<(Option<i64>, Option<String>, String)>;
 
-    fn calls_in(format: Format, text: &str) -> (Found, Tally) {
+    fn calls_in(format: Format, text: &str) -> (CallsFound, Tally) {
         let mut tally = Tally::default();
         let mut found = Vec::new();
         let mut state = LineState::default();
