@@ -516,38 +516,72 @@ pub fn resolve_arg(arg: &str, cwd: &str, home: Option<&str>) -> Option<String> {
         arg
     };
     if arg.starts_with('/') {
-        // `/proc/self/root/etc/hosts` is `/etc/hosts`; `/proc/self/cwd/x` is `x` here. Before
-        // normalising: `..` after them applies to what they link to.
-        let plain: String = arg.split('/').filter(|c| !c.is_empty() && *c != ".").fold(
-            String::new(),
-            |mut p, c| {
-                p.push('/');
-                p.push_str(c);
-                p
-            },
-        );
-        if let Some(rest) = proc_alias(&plain, "root") {
-            return Some(normalize(&format!("/{rest}")));
-        }
-        if let Some(rest) = proc_alias(&plain, "cwd") {
-            return (!cwd.is_empty()).then(|| normalize(&format!("{cwd}/{rest}")));
-        }
-        Some(normalize(arg))
+        resolve_path(arg, cwd)
     } else if cwd.is_empty() {
         None // the working directory is not known
     } else {
-        Some(normalize(&format!("{cwd}/{arg}")))
+        resolve_path(&format!("{cwd}/{arg}"), cwd)
     }
 }
 
-/// What follows `/proc/self/NAME` (or `/proc/thread-self/NAME`, `/proc/PID/NAME`) in a
-/// normalised path: a process's root or working directory seen through `/proc`.
-fn proc_alias<'p>(path: &'p str, name: &str) -> Option<&'p str> {
-    let rest = path.strip_prefix("/proc/")?;
-    let (who, rest) = rest.split_once('/')?;
-    let known = who == "self" || who == "thread-self" || who.bytes().all(|c| c.is_ascii_digit());
-    let rest = rest.strip_prefix(name)?;
-    (known && (rest.is_empty() || rest.starts_with('/'))).then(|| rest.trim_start_matches('/'))
+/// An absolute path normalised lexically, with a process's root or working directory seen
+/// through `/proc` replaced by what it is (`/proc/self/root/etc/hosts` is `/etc/hosts`,
+/// `/proc/self/cwd/x` is `x` here), wherever and however often it appears:
+/// `/proc/self/root/proc/self/root/…`, `/proc/self/../self/root/…`, `/proc/self/task/TID/root/…`.
+/// A `..` after such a component applies to what it links to (`/proc/self/root/..` is `/`).
+/// `None` when it names the working directory and that is not known.
+fn resolve_path(path: &str, cwd: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => {
+                parts.push(p);
+                match proc_alias(&parts) {
+                    Some("root") => parts.clear(),
+                    Some(_) if cwd.is_empty() => return None,
+                    Some(_) => {
+                        parts.clear();
+                        parts.extend(cwd.split('/').filter(|c| !c.is_empty()));
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for p in &parts {
+        out.push('/');
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Some(out)
+}
+
+/// `root` or `cwd` when the components are a process's root or working directory through `/proc`:
+/// `/proc/self/root`, `/proc/thread-self/cwd`, `/proc/PID/root`, `/proc/PID/task/TID/root`.
+fn proc_alias(parts: &[&str]) -> Option<&'static str> {
+    let process = |who: &str| {
+        who == "self" || who == "thread-self" || who.bytes().all(|c| c.is_ascii_digit())
+    };
+    let (name, ok) = match parts {
+        ["proc", who, name] => (*name, process(who)),
+        ["proc", who, "task", tid, name] => (
+            *name,
+            process(who) && tid.bytes().all(|c| c.is_ascii_digit()),
+        ),
+        _ => return None,
+    };
+    match name {
+        "root" if ok => Some("root"),
+        "cwd" if ok => Some("cwd"),
+        _ => None,
+    }
 }
 
 fn is_under(path: &str, base: &str) -> bool {
