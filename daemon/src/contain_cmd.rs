@@ -34,14 +34,24 @@ pub fn print(dir: Option<PathBuf>) -> Result<u8> {
     if config.containment == Containment::Off {
         println!("containment = \"off\" in config.toml: agents' commands run uncontained");
     }
+    // The rule files in force in the directory may add restrictions (`[containment]`).
+    let restricted = match crate::check::load_rules(&cwd) {
+        Ok(rules) => rules.containment().clone(),
+        Err(e) => {
+            println!("rules: {e:#}\n(their [containment] restrictions are not shown)");
+            Default::default()
+        }
+    };
     let mut p = profile::build(&profile::Inputs {
         home: &home,
         state_dir: &state,
         cwd: &cwd,
         writable: &config.containment_writable,
         readable: &config.containment_readable,
+        protect: &restricted.protect,
+        read_only: &restricted.read_only,
     });
-    p.no_listen = !config.containment_listen;
+    p.no_listen = !config.containment_listen || restricted.no_listen;
     println!("profile for a command run in {}:", cwd.display());
     print!("{}", profile::describe(&p));
     Ok(0)
@@ -70,6 +80,8 @@ pub fn probe() -> Result<u8> {
         cwd: &work,
         writable: &[],
         readable: &[],
+        protect: &[],
+        read_only: &[],
     });
     if let Err(e) = contain::apply(&p, abi) {
         println!("failed: {e}");
@@ -172,20 +184,27 @@ tokio::task_local! {
     pub static CONNECTION_FD: std::os::fd::RawFd;
 }
 
-/// How long a built ruleset is reused for the same directory and settings. The profile lists
-/// directories (the home's entries, the root's): an entry made since is not granted until then
-/// (stricter, never looser: protected paths are left out by name).
+/// How long a built ruleset is reused for the same directory and settings at most. The profile
+/// lists directories (the home's entries, the root's): a change to one of them rebuilds it
+/// sooner, so an entry made since is granted at the next command.
 const RULESET_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Built rulesets by (directory, settings), kept for [`RULESET_TTL`].
-type Rulesets =
-    std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<std::os::fd::OwnedFd>)>;
+/// Built rulesets by (directory, settings): when built, the profile's walked directories (a
+/// change to one makes the ruleset stale) and the ruleset.
+type Rulesets = std::collections::HashMap<
+    String,
+    (
+        std::time::Instant,
+        profile::Profile,
+        std::sync::Arc<std::os::fd::OwnedFd>,
+    ),
+>;
 
 static RULESETS: std::sync::Mutex<Option<Rulesets>> = std::sync::Mutex::new(None);
 
 /// The ruleset for an agent's command in `cwd` under `c`, built once per directory and settings
-/// and reused (the shim then only enforces it); `None` if it cannot be built (the shim builds its
-/// own).
+/// and reused until [`RULESET_TTL`] passes or a directory it was built from changes (the shim
+/// then only enforces it); `None` if it cannot be built (the shim builds its own).
 pub fn ruleset_for(
     c: &safeshell_protocol::Containment,
     cwd: &str,
@@ -194,35 +213,29 @@ pub fn ruleset_for(
     if cfg!(debug_assertions) && std::env::var_os("SAFESHELL_TEST_NO_RULESET_HANDOFF").is_some() {
         return None;
     }
-    let key = format!(
-        "{cwd}\0{}\0{}\0{:?}\0{:?}\0{}",
-        c.home, c.state_dir, c.writable, c.readable, c.no_listen
-    );
+    let key = format!("{cwd}\0{c:?}");
     let now = std::time::Instant::now();
     {
         let mut cache = RULESETS.lock().ok()?;
         let cache = cache.get_or_insert_with(Default::default);
-        if let Some((made, fd)) = cache.get(&key)
+        if let Some((made, built, fd)) = cache.get(&key)
             && now.duration_since(*made) < RULESET_TTL
+            && !built.is_stale()
         {
             return Some(fd.clone());
         }
     }
     let abi = contain::abi().ok()?;
-    let mut profile = profile::build(&profile::Inputs {
-        home: std::path::Path::new(&c.home),
-        state_dir: std::path::Path::new(&c.state_dir),
-        cwd: std::path::Path::new(cwd),
-        writable: &c.writable,
-        readable: &c.readable,
-    });
+    let mut profile = profile::build(&profile::Inputs::from_wire(c, std::path::Path::new(cwd)));
     profile.no_listen = c.no_listen;
     let fd = std::sync::Arc::new(contain::ruleset(&profile, abi).ok()?);
     let mut cache = RULESETS.lock().ok()?;
     let cache = cache.get_or_insert_with(Default::default);
-    cache.retain(|_, (made, _)| now.duration_since(*made) < RULESET_TTL);
+    cache.retain(|_, (made, _, _)| now.duration_since(*made) < RULESET_TTL);
     if cache.len() < 256 {
-        cache.insert(key, (now, fd.clone()));
+        // Only what staleness needs is kept.
+        profile.rules = Vec::new();
+        cache.insert(key, (now, profile, fd.clone()));
     }
     Some(fd)
 }

@@ -1811,12 +1811,17 @@ impl Daemon {
                     && (runs_here(&req.surface) || !hook_cannot_rewrite(&req.surface))
                     && config.containment == crate::config::Containment::Agents =>
             {
+                // What the rule files in force here add (`[containment]`: restrictions only).
+                let rules = self.rules.for_cwd(&cwd);
+                let restricted = rules.containment();
                 Some(proto::Containment {
                     home: home.clone(),
                     state_dir: state.clone(),
                     writable: config.containment_writable.clone(),
                     readable: config.containment_readable.clone(),
-                    no_listen: !config.containment_listen,
+                    no_listen: !config.containment_listen || restricted.no_listen,
+                    protect: restricted.protect.clone(),
+                    read_only: restricted.read_only.clone(),
                 })
             }
             _ => None,

@@ -733,3 +733,152 @@ fn listening_is_refused_when_the_config_says_so() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_repositorys_restrictions_hold_and_the_rest_of_its_checkout_stays_usable() {
+    repository_restrictions(&[]);
+}
+
+#[test]
+fn a_repositorys_restrictions_hold_with_shim_built_rulesets() {
+    repository_restrictions(&[("SAFESHELL_TEST_NO_RULESET_HANDOFF", "1")]);
+}
+
+/// A repository's `[containment]` (untrusted: restrictions need no trust) keeps `private/` from
+/// being read and `vendor/` from being changed by agents' commands, which the rules engine allows
+/// (it knows nothing of these paths); the rest of the checkout stays readable and its files
+/// writable.
+fn repository_restrictions(daemon_env: &[(&str, &str)]) {
+    if !landlock_available() {
+        eprintln!("skipped: the kernel has no Landlock");
+        return;
+    }
+    let h = setup(daemon_env);
+    for d in ["private", "vendor", "src"] {
+        std::fs::create_dir_all(h.work.join(d)).unwrap();
+    }
+    let vendored = "vendored, do not change\n";
+    std::fs::write(h.work.join("private/data.txt"), format!("{MARKER}\n")).unwrap();
+    std::fs::write(h.work.join("vendor/lib.txt"), vendored).unwrap();
+    std::fs::write(h.work.join("src/main.txt"), "main\n").unwrap();
+    std::fs::write(h.work.join("notes.txt"), "notes\n").unwrap();
+    let read = "cat private/data.txt";
+    // Before the repository says anything, the engine allows the read and it shows the marker.
+    let out = agent_sh(&h, read, &[]);
+    assert!(text(&out.stdout).contains(MARKER), "{}", text(&out.stderr));
+
+    std::fs::create_dir_all(h.work.join(".safeshell")).unwrap();
+    std::fs::write(
+        h.work.join(".safeshell/rules.toml"),
+        "[containment]\nprotect = [\"private\"]\nread_only = [\"vendor/\"]\n",
+    )
+    .unwrap();
+    h.eventually(
+        "the daemon applies the repository's [containment]",
+        std::time::Duration::from_secs(10),
+        &|| {
+            let out = agent_sh(&h, read, &[]);
+            !out.status.success() && !text(&out.stdout).contains(MARKER)
+        },
+    );
+    for reader in [
+        "cat private/data.txt",
+        "grep -r . private",
+        "tar -cf - private | tar -xOf -",
+        "python3 -c 'print(open(\"private/data.txt\").read())'",
+        "cp -r private src/copy; cat src/copy/data.txt",
+        "mv private/data.txt src/moved.txt; cat src/moved.txt",
+    ] {
+        let out = agent_sh(&h, reader, &[]);
+        // Allowed by the rules (126 is a refusal): the kernel is what stops it.
+        assert_ne!(
+            out.status.code(),
+            Some(126),
+            "{reader}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !text(&out.stdout).contains(MARKER),
+            "{reader} showed the protected file"
+        );
+    }
+    assert!(
+        h.work.join("private/data.txt").exists(),
+        "the protected file was moved"
+    );
+    for writer in [
+        "echo changed > vendor/lib.txt",
+        "echo changed >> vendor/lib.txt",
+        "sed -i s/vendored/changed/ vendor/lib.txt",
+        "rm -f vendor/lib.txt",
+        "cp notes.txt vendor/lib.txt",
+        "python3 -c 'open(\"vendor/lib.txt\", \"w\").write(\"changed\")'",
+        "touch vendor/new.txt",
+        "echo secret > private/data.txt",
+    ] {
+        let out = agent_sh(&h, writer, &[]);
+        assert_ne!(
+            out.status.code(),
+            Some(126),
+            "{writer}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(h.work.join("vendor/lib.txt")).unwrap(),
+            vendored,
+            "{writer} changed the read-only file"
+        );
+        assert!(!h.work.join("vendor/new.txt").exists(), "{writer}");
+        assert!(
+            std::fs::read_to_string(h.work.join("private/data.txt"))
+                .unwrap()
+                .contains(MARKER),
+            "{writer} changed the protected file"
+        );
+    }
+    // The rest: read-only paths read, other files changed, other directories written.
+    let out = agent_sh(&h, "cat vendor/lib.txt", &[]);
+    assert_eq!(text(&out.stdout), vendored, "{}", text(&out.stderr));
+    let out = agent_sh(
+        &h,
+        "echo more >> src/main.txt && echo more >> notes.txt && echo new > src/new.txt && git status --short",
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("src/"), "{}", text(&out.stdout));
+    assert_eq!(
+        std::fs::read_to_string(h.work.join("notes.txt")).unwrap(),
+        "notes\nmore\n"
+    );
+    assert!(h.work.join("src/new.txt").exists());
+    // The documented limit: no entry is created in a directory that holds a restricted path.
+    let out = agent_sh(&h, "touch top-level.txt", &[]);
+    assert!(!out.status.success());
+    assert!(!h.work.join("top-level.txt").exists());
+    // A person's commands are not contained.
+    let out = h
+        .command(support::shim_exe())
+        .args(["-c", read])
+        .env("SAFESHELL_CONTEXT", "human")
+        .output()
+        .unwrap();
+    assert!(text(&out.stdout).contains(MARKER), "{}", text(&out.stderr));
+    // `contain --print` shows the restrictions and the limit.
+    let shown = text(&h.safeshell(&["contain", "--print"]).stdout);
+    assert!(
+        shown.contains(&format!(
+            "protected (no access): {}",
+            h.work.join("private").display()
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("holds a path [containment] restricts"),
+        "{shown}"
+    );
+    // A file created by someone else in the checkout is readable at the next command (the
+    // directory changed, so the daemon's ruleset is rebuilt).
+    std::fs::write(h.work.join("later.txt"), "LATER\n").unwrap();
+    let out = agent_sh(&h, "cat later.txt", &[]);
+    assert!(text(&out.stdout).contains("LATER"), "{}", text(&out.stderr));
+}

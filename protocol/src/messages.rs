@@ -402,6 +402,13 @@ pub struct Containment {
     /// ABI 4 and later).
     #[serde(default)]
     pub no_listen: bool,
+    /// Paths kept from reading and writing (`[containment] protect` in the rule files that apply
+    /// in the command's directory; absolute or `~/`).
+    #[serde(default)]
+    pub protect: Vec<String>,
+    /// Paths kept from writing (`[containment] read_only`).
+    #[serde(default)]
+    pub read_only: Vec<String>,
 }
 
 /// A person's answer to a pending approval.

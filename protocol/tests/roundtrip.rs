@@ -247,6 +247,8 @@ fn all_responses() -> Vec<Response> {
                 writable: strings(&["~/scratch"]),
                 readable: strings(&["~/.config/gh"]),
                 no_listen: true,
+                protect: strings(&["/work/app/secrets"]),
+                read_only: strings(&["~/work/app/vendor"]),
             }),
             why: (action != Action::Allow).then(why),
         }));

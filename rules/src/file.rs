@@ -24,6 +24,25 @@ pub struct RuleFile {
     /// Built-in packs switched off (global file only).
     #[serde(default)]
     pub packs: Option<Spanned<PacksDef>>,
+    /// Restrictions added to the kernel containment of agents' commands.
+    #[serde(default)]
+    pub containment: Option<Spanned<ContainmentDef>>,
+}
+
+/// `[containment]`: paths the kernel keeps from agents' contained commands. Only restrictions,
+/// so a repository file may use it (untrusted too).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ContainmentDef {
+    /// Paths contained commands may neither read nor write.
+    #[serde(default)]
+    pub protect: Vec<Spanned<String>>,
+    /// Paths contained commands may read but not change.
+    #[serde(default)]
+    pub read_only: Vec<Spanned<String>>,
+    /// `false`: contained commands may not listen on TCP ports.
+    #[serde(default)]
+    pub listen: Option<Spanned<bool>>,
 }
 
 /// `[packs]`: `disable = ["databases"]` switches built-in packs off (not `safeshell`).

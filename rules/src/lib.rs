@@ -26,9 +26,9 @@ mod tools;
 
 pub use facts::{EXAMPLE_CWD, Facts, StaticFacts};
 pub use ruleset::{
-    BUILTIN_PACKS, BUILTIN_RULES, CommandInput, Consideration, Evaluation, LoadError, Miss, Pack,
-    Rule, RuleError, RuleMatch, RuleOrigin, RuleSet, SegmentResult, Settings, Source, SourceKind,
-    UNVERIFIABLE_RULE, builtin_pack,
+    BUILTIN_PACKS, BUILTIN_RULES, CommandInput, Consideration, ContainmentRestrictions, Evaluation,
+    LoadError, Miss, Pack, Rule, RuleError, RuleMatch, RuleOrigin, RuleSet, SegmentResult,
+    Settings, Source, SourceKind, UNVERIFIABLE_RULE, builtin_pack,
 };
 
 /// What to do with a command, ordered from least to most restrictive.

@@ -7,7 +7,9 @@ use toml::Spanned;
 
 use crate::condition::{Conditions, FlagSpec, LazyRegex, PathPattern, SegmentView};
 use crate::facts::{EXAMPLE_CWD, Facts, StaticFacts};
-use crate::file::{ActionDef, ApprovalScopeDef, ConditionsDef, ContextDef, RuleFile};
+use crate::file::{
+    ActionDef, ApprovalScopeDef, ConditionsDef, ContainmentDef, ContextDef, RuleFile,
+};
 use crate::glob::{Glob, GlobList};
 use crate::segment::{self, Segment};
 use crate::{Action, ApprovalScope, Context, RuleContext};
@@ -345,6 +347,27 @@ impl Default for Settings {
     }
 }
 
+/// What rule files add to the kernel containment of agents' commands (`[containment]`): only
+/// restrictions, so repository files may use it whether trusted or not. Paths are absolute or
+/// start with `~/` (the user's home); a repository file's relative paths are resolved against
+/// its repository (the directory holding `.safeshell/`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainmentRestrictions {
+    /// Paths contained commands may neither read nor write.
+    pub protect: Vec<String>,
+    /// Paths contained commands may read but not change.
+    pub read_only: Vec<String>,
+    /// Contained commands may not listen on TCP ports.
+    pub no_listen: bool,
+}
+
+impl ContainmentRestrictions {
+    /// Whether nothing is restricted.
+    pub fn is_empty(&self) -> bool {
+        self.protect.is_empty() && self.read_only.is_empty() && !self.no_listen
+    }
+}
+
 /// What a command is, as handed to the engine.
 #[derive(Debug, Clone, Copy)]
 pub enum CommandInput<'a> {
@@ -440,6 +463,7 @@ pub struct RuleSet {
     sources: Vec<String>,
     notices: Vec<RuleError>,
     disabled_packs: Vec<String>,
+    containment: ContainmentRestrictions,
 }
 
 impl RuleSet {
@@ -455,6 +479,7 @@ impl RuleSet {
         let mut settings = Settings::default();
         let mut notices = Vec::new();
         let mut disabled_packs = Vec::new();
+        let mut containment = ContainmentRestrictions::default();
         for source in sources {
             if source.kind == SourceKind::Builtin && source.name == BUILTIN_NAME {
                 // The built-in source is its settings file followed by every pack.
@@ -463,6 +488,7 @@ impl RuleSet {
                     None,
                     &mut rules,
                     &mut settings,
+                    &mut containment,
                     &mut errors,
                     &mut notices,
                 );
@@ -478,6 +504,7 @@ impl RuleSet {
                         Some(pack.name),
                         &mut rules,
                         &mut settings,
+                        &mut containment,
                         &mut errors,
                         &mut notices,
                     );
@@ -489,6 +516,7 @@ impl RuleSet {
                 None,
                 &mut rules,
                 &mut settings,
+                &mut containment,
                 &mut errors,
                 &mut notices,
             ) {
@@ -539,7 +567,13 @@ impl RuleSet {
             sources: sources.iter().map(|s| s.name.clone()).collect(),
             notices,
             disabled_packs,
+            containment,
         })
+    }
+
+    /// What the rule files add to the containment of agents' commands (`[containment]`).
+    pub fn containment(&self) -> &ContainmentRestrictions {
+        &self.containment
     }
 
     /// The built-in packs, each with whether it is enabled in this set and its number of rules.
@@ -1058,6 +1092,97 @@ fn action_of(def: ActionDef) -> Action {
     }
 }
 
+/// Adds a `[containment]` table's restrictions to `into`, reporting bad paths and values.
+fn compile_containment(
+    ctx: &mut Ctx<'_>,
+    def: &ContainmentDef,
+    into: &mut ContainmentRestrictions,
+) {
+    for (field, paths, list) in [
+        ("containment.protect", &def.protect, &mut into.protect),
+        ("containment.read_only", &def.read_only, &mut into.read_only),
+    ] {
+        for p in paths {
+            match restriction_path(ctx.source, p.get_ref()) {
+                Ok(path) => {
+                    if !list.contains(&path) {
+                        list.push(path);
+                    }
+                }
+                Err(message) => ctx.error(p.span().start, field, message),
+            }
+        }
+    }
+    if let Some(listen) = &def.listen {
+        if *listen.get_ref() {
+            ctx.error(
+                listen.span().start,
+                "containment.listen",
+                "only `listen = false` restricts; whether contained commands may listen at all is `containment_listen` in config.toml",
+            );
+        } else {
+            into.no_listen = true;
+        }
+    }
+}
+
+/// A `[containment]` path as the profile takes it: absolute, or `~/…`; a repository file's
+/// relative path joined to its repository. No `..`, no wildcards: a restriction names exactly
+/// what it restricts.
+fn restriction_path(source: &Source, written: &str) -> Result<String, String> {
+    use std::path::{Component, Path, PathBuf};
+    if written.trim().is_empty() {
+        return Err("an empty path".into());
+    }
+    if written.contains(['*', '?', '[']) {
+        return Err(format!(
+            "`{written}`: wildcards are not supported here; name the file or directory"
+        ));
+    }
+    if written.contains('\0') {
+        return Err("a path with a NUL byte".into());
+    }
+    let (base, rest): (PathBuf, &str) = if written == "~" || written.starts_with("~/") {
+        (PathBuf::from("~"), written.trim_start_matches('~'))
+    } else if written.starts_with('/') {
+        (PathBuf::from("/"), written)
+    } else if written.starts_with('~') {
+        return Err(format!(
+            "`{written}`: only your own home (`~/`) can be named with `~`"
+        ));
+    } else {
+        match source.kind {
+            // `<root>/.safeshell/rules.toml` → `<root>`.
+            SourceKind::Repo => match Path::new(&source.name).parent().and_then(Path::parent) {
+                Some(root) if root.is_absolute() => (root.to_path_buf(), written),
+                _ => {
+                    return Err(format!(
+                        "`{written}`: the repository's directory is unknown"
+                    ));
+                }
+            },
+            _ => {
+                return Err(format!(
+                    "`{written}` is relative: outside a repository file, start it with `/` or `~/`"
+                ));
+            }
+        }
+    };
+    let mut path = base;
+    for c in Path::new(rest).components() {
+        match c {
+            Component::Normal(n) => path.push(n),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "`{written}`: `..` is not allowed; name the path itself"
+                ));
+            }
+        }
+    }
+    Ok(path.to_string_lossy().into_owned())
+}
+
 fn context_of(def: ContextDef) -> RuleContext {
     match def {
         ContextDef::All => RuleContext::All,
@@ -1079,6 +1204,7 @@ fn compile_source(
     pack: Option<&'static str>,
     rules: &mut Vec<Rule>,
     settings: &mut Settings,
+    containment: &mut ContainmentRestrictions,
     errors: &mut Vec<RuleError>,
     notices: &mut Vec<RuleError>,
 ) -> Option<Vec<&'static str>> {
@@ -1152,6 +1278,9 @@ fn compile_source(
                 settings.unverifiable_human = action_of(h);
             }
         }
+    }
+    if let Some(c) = &parsed.containment {
+        compile_containment(&mut ctx, c.get_ref(), containment);
     }
     for spanned in &parsed.rules {
         let def = spanned.get_ref();

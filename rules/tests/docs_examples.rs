@@ -24,9 +24,16 @@ fn rule_examples_in_the_docs_load() {
     }
     assert!(blocks.len() >= 6, "found only {} toml blocks", blocks.len());
     for (i, text) in blocks.iter().enumerate() {
+        // A block that says it is a repository's file is loaded as one (named as one: relative
+        // paths are resolved against the repository).
+        let (kind, name) = if text.starts_with("# in a repository") {
+            (SourceKind::Repo, "/repo/.safeshell/rules.toml".to_owned())
+        } else {
+            (SourceKind::Global, format!("docs/rules.md block {}", i + 1))
+        };
         let source = Source {
-            kind: SourceKind::Global,
-            name: format!("docs/rules.md block {}", i + 1),
+            kind,
+            name,
             text: text.clone(),
             trusted: true,
         };

@@ -204,13 +204,7 @@ fn contain_before_exec() -> Result<(), ExitCode> {
         return Ok(());
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    let mut p = profile::build(&profile::Inputs {
-        home: Path::new(&c.home),
-        state_dir: Path::new(&c.state_dir),
-        cwd: &cwd,
-        writable: &c.writable,
-        readable: &c.readable,
-    });
+    let mut p = profile::build(&profile::Inputs::from_wire(c, &cwd));
     p.no_listen = c.no_listen;
     match contain::apply(&p, abi) {
         Ok(()) | Err(contain::Error::Unavailable(_)) => Ok(()),

@@ -12,6 +12,12 @@
 //! granted on the project checkout, temporary directories, a few devices and the caches that
 //! ordinary development writes; a writable place that holds a protected path is left read-only
 //! (so a home directory under `/tmp` keeps `/tmp` from being writable).
+//!
+//! Rule files may add restrictions (`[containment] protect` and `read_only`). A restricted path
+//! inside a writable place (a repository's `secrets/` in its checkout) is carved out the same way:
+//! the directories that hold it are walked, each other entry is granted, and those directories
+//! themselves get no write rights (a contained command may change the files in them, but not
+//! create, delete or rename entries there).
 
 use std::path::{Path, PathBuf};
 
@@ -123,6 +129,23 @@ pub struct Profile {
     /// Refuse binding TCP ports (no listeners; set from `Containment::no_listen`, not by
     /// [`build`]).
     pub no_listen: bool,
+    /// The directories whose entries were granted one by one, with their modification time
+    /// before they were read: a change to one (an entry created or removed) makes the profile
+    /// stale.
+    pub walked: Vec<(PathBuf, Option<std::time::SystemTime>)>,
+}
+
+impl Profile {
+    /// Whether a walked directory changed since the profile was built.
+    pub fn is_stale(&self) -> bool {
+        self.walked
+            .iter()
+            .any(|(dir, mtime)| modified(dir) != *mtime)
+    }
+}
+
+fn modified(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(dir).and_then(|m| m.modified()).ok()
 }
 
 /// What a profile is built from. `home` and `state_dir` come from the daemon (never from the
@@ -138,6 +161,25 @@ pub struct Inputs<'a> {
     pub writable: &'a [String],
     /// Extra readable paths, even among the secrets (config `containment_readable`).
     pub readable: &'a [String],
+    /// Paths kept from reading and writing (`[containment] protect` in rule files).
+    pub protect: &'a [String],
+    /// Paths kept from writing (`[containment] read_only` in rule files).
+    pub read_only: &'a [String],
+}
+
+impl<'a> Inputs<'a> {
+    /// The inputs the daemon sent with an allowed command (`cwd` is the command's directory).
+    pub fn from_wire(c: &'a safeshell_protocol::Containment, cwd: &'a Path) -> Inputs<'a> {
+        Inputs {
+            home: Path::new(&c.home),
+            state_dir: Path::new(&c.state_dir),
+            cwd,
+            writable: &c.writable,
+            readable: &c.readable,
+            protect: &c.protect,
+            read_only: &c.read_only,
+        }
+    }
 }
 
 fn expand(home: &Path, p: &str) -> PathBuf {
@@ -203,14 +245,18 @@ pub fn build(inputs: &Inputs<'_>) -> Profile {
         homes.push(c);
     }
     let readable: Vec<PathBuf> = inputs.readable.iter().map(|p| expand(home, p)).collect();
+    let mut profile = Profile::default();
+    // The rule files' restrictions, in each spelling (as named and through links), if present.
+    let protect = restricted(home, inputs.protect, &mut profile);
+    let read_only = restricted(home, inputs.read_only, &mut profile);
     // Protected from reading: the secrets (in every spelling of the home), minus those the user
-    // made readable.
+    // made readable, and what the rule files protect.
     let mut excluded: Vec<PathBuf> = homes
         .iter()
         .flat_map(|h| SECRETS.iter().map(move |s| h.join(s)))
         .filter(|p| !readable.iter().any(|r| r == p))
+        .chain(protect.iter().cloned())
         .collect();
-    let mut profile = Profile::default();
     // A secret that is a symbolic link: its target is protected too.
     for s in excluded.clone() {
         if std::fs::symlink_metadata(&s).is_ok_and(|m| m.file_type().is_symlink())
@@ -229,6 +275,18 @@ pub fn build(inputs: &Inputs<'_>) -> Profile {
         walk(Path::new("/"), &handled, &mut profile);
     }
     for r in &readable {
+        // A restriction wins over the user's extra readable paths.
+        if let Some(p) = protect
+            .iter()
+            .find(|p| p.starts_with(r) || r.starts_with(p))
+        {
+            profile.notes.push(format!(
+                "{} (containment_readable) is not granted: [containment] protects {}",
+                r.display(),
+                p.display()
+            ));
+            continue;
+        }
         if let Ok(m) = std::fs::metadata(r) {
             profile.rules.push(Rule {
                 path: r.clone(),
@@ -246,27 +304,34 @@ pub fn build(inputs: &Inputs<'_>) -> Profile {
 
     // Writes.
     let state = inputs.state_dir.to_path_buf();
-    let mut guarded: Vec<PathBuf> = excluded.clone();
+    // The secrets and SafeShell's state keep a place that holds them read-only as a whole; the
+    // rule files' restrictions are carved out of it instead.
+    let mut guarded: Vec<PathBuf> = excluded
+        .iter()
+        .filter(|p| !protect.contains(p))
+        .cloned()
+        .collect();
     guarded.push(state.clone());
     guarded.extend(homes.iter().map(|h| h.join(".safeshell")));
     if let Ok(c) = std::fs::canonicalize(&state) {
         guarded.push(c);
     }
+    let mut restrictions = protect;
+    restrictions.extend(read_only);
+    let places = Places {
+        homes: &homes,
+        guarded: &guarded,
+        restricted: &restrictions,
+    };
     let root = project_root(inputs.cwd, home);
     match refuse_project(&root, &homes, &guarded) {
         None => {
             profile.project = Some(root.clone());
-            write(
-                &mut profile,
-                root.clone(),
-                "project checkout",
-                &homes,
-                &guarded,
-            );
+            write(&mut profile, root.clone(), "project checkout", &places);
             if let Some(gitdir) = linked_git_dir(&root)
                 && refuse_project(&gitdir, &homes, &guarded).is_none()
             {
-                write(&mut profile, gitdir, "git directory", &homes, &guarded);
+                write(&mut profile, gitdir, "git directory", &places);
             }
         }
         Some(why) => profile
@@ -278,23 +343,59 @@ pub fn build(inputs: &Inputs<'_>) -> Profile {
             &mut profile,
             PathBuf::from(s),
             "temporary or device",
-            &homes,
-            &guarded,
+            &places,
         );
     }
     for h in HOME_WRITABLE {
-        write(&mut profile, home.join(h), "cache", &homes, &guarded);
+        write(&mut profile, home.join(h), "cache", &places);
     }
     for w in inputs.writable {
         write(
             &mut profile,
             expand(home, w),
             "containment_writable",
-            &homes,
-            &guarded,
+            &places,
         );
     }
     profile
+}
+
+/// The restricted paths that exist, each as named (`~/` expanded) and, behind a link, as its
+/// target; the missing ones are noted (there is nothing to keep a command from).
+fn restricted(home: &Path, named: &[String], profile: &mut Profile) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in named.iter().map(|p| expand(home, p)) {
+        if !p.is_absolute() || std::fs::symlink_metadata(&p).is_err() {
+            profile.notes.push(format!(
+                "[containment] names {}, which does not exist",
+                p.display()
+            ));
+            // Its creation changes the nearest directory that exists: the profile is then stale.
+            if let Some(dir) = p.ancestors().skip(1).find(|a| a.is_dir()) {
+                profile.walked.push((dir.to_path_buf(), modified(dir)));
+            }
+            continue;
+        }
+        if let Ok(c) = std::fs::canonicalize(&p)
+            && c != p
+            && !out.contains(&c)
+        {
+            out.push(c);
+        }
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// What a writable place may not hold: the home directories, the guarded paths (secrets,
+/// SafeShell's state) that keep a whole place read-only, and the rule files' restrictions,
+/// which are carved out of it.
+struct Places<'a> {
+    homes: &'a [PathBuf],
+    guarded: &'a [PathBuf],
+    restricted: &'a [PathBuf],
 }
 
 /// The shared git directory of a worktree or submodule (`.git` is a file naming it).
@@ -310,24 +411,40 @@ fn linked_git_dir(root: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(common).ok()
 }
 
-/// Adds a write rule unless the path is missing or holds something protected (granting it would
-/// grant the protected path too, the home directory included).
-fn write(
-    profile: &mut Profile,
-    path: PathBuf,
-    why: &'static str,
-    homes: &[PathBuf],
-    guarded: &[PathBuf],
-) {
+/// Adds a write rule unless the path is missing or holds something guarded (granting it would
+/// grant the guarded path too, the home directory included). A place that holds a restricted
+/// path is granted entry by entry around it.
+fn write(profile: &mut Profile, path: PathBuf, why: &'static str, places: &Places<'_>) {
     let Ok(meta) = std::fs::metadata(&path) else {
         return;
     };
-    if let Some(g) = guarded.iter().chain(homes).find(|g| g.starts_with(&path)) {
+    if let Some(g) = places
+        .guarded
+        .iter()
+        .chain(places.homes)
+        .find(|g| g.starts_with(&path))
+    {
         profile.notes.push(format!(
             "{} ({why}) stays read-only: it holds {}",
             path.display(),
             g.display()
         ));
+        return;
+    }
+    if let Some(r) = places.restricted.iter().find(|r| path.starts_with(r)) {
+        profile.notes.push(format!(
+            "{} ({why}) stays read-only: [containment] restricts {}",
+            path.display(),
+            r.display()
+        ));
+        return;
+    }
+    if meta.is_dir() && places.restricted.iter().any(|r| r.starts_with(&path)) {
+        profile.notes.push(format!(
+            "{} ({why}) holds a path [containment] restricts: the files in it and in the directories down to that path can be changed, but no entry there created, removed or renamed",
+            path.display()
+        ));
+        write_walk(profile, &path, why, places.restricted);
         return;
     }
     profile.rules.push(Rule {
@@ -336,6 +453,34 @@ fn write(
         dir: meta.is_dir(),
         why,
     });
+}
+
+/// Grants write on every entry of `dir` except the restricted paths; an entry holding one is
+/// walked in turn. Links get nothing (a rule on a link grants its target, which may be anywhere).
+fn write_walk(profile: &mut Profile, dir: &Path, why: &'static str, restricted: &[PathBuf]) {
+    profile.walked.push((dir.to_path_buf(), modified(dir)));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_symlink() || restricted.iter().any(|r| path.starts_with(r)) {
+            continue;
+        }
+        if kind.is_dir() && restricted.iter().any(|r| r.starts_with(&path)) {
+            write_walk(profile, &path, why, restricted);
+            continue;
+        }
+        profile.rules.push(Rule {
+            path,
+            grant: Grant::Write,
+            dir: kind.is_dir(),
+            why,
+        });
+    }
 }
 
 /// Grants read on every entry of `dir` except the excluded paths; an entry holding an excluded
@@ -349,6 +494,7 @@ fn walk(dir: &Path, excluded: &[PathBuf], profile: &mut Profile) {
         dir: true,
         why: "holds a protected path",
     });
+    profile.walked.push((dir.to_path_buf(), modified(dir)));
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -462,6 +608,8 @@ mod tests {
             cwd: &cwd.join("src"),
             writable: &["~".to_owned(), "~/.config/ok".to_owned()],
             readable: &[],
+            protect: &[],
+            read_only: &[],
         });
         assert_eq!(p.project.as_deref(), Some(cwd.as_path()));
         for secret in [".ssh/id", ".config/gh/hosts.yml"] {
@@ -492,9 +640,93 @@ mod tests {
             cwd: &cwd,
             writable: &[],
             readable: &["~/.config/gh".to_owned()],
+            protect: &[],
+            read_only: &[],
         });
         assert!(grants(&p, &home.join(".config/gh/hosts.yml")).contains(&Grant::Read));
         assert!(!grants(&p, &home.join(".ssh/id")).contains(&Grant::Read));
+    }
+
+    #[test]
+    fn restrictions_are_carved_out_of_the_project_and_the_rest_stays_usable() {
+        let (_dir, home, cwd) = tree();
+        for d in ["secrets", "vendor/lib", "src"] {
+            std::fs::create_dir_all(cwd.join(d)).unwrap();
+        }
+        std::fs::write(cwd.join("secrets/key"), "k").unwrap();
+        std::fs::write(cwd.join("README"), "r").unwrap();
+        std::os::unix::fs::symlink("/etc", cwd.join("etclink")).unwrap();
+        let protect = [cwd.join("secrets").display().to_string()];
+        let read_only = ["~/code/app/vendor".to_owned()];
+        let p = build(&Inputs {
+            home: &home,
+            state_dir: &home.join(".safeshell"),
+            cwd: &cwd.join("src"),
+            writable: &[],
+            readable: &[cwd.join("secrets/key").display().to_string()],
+            protect: &protect,
+            read_only: &read_only,
+        });
+        assert_eq!(p.project.as_deref(), Some(cwd.as_path()));
+        // Protected: listing only, even though the user's readable list names it.
+        let g = grants(&p, &cwd.join("secrets/key"));
+        assert!(g.iter().all(|g| *g == Grant::List), "{g:?}");
+        assert!(p.protected.contains(&cwd.join("secrets")));
+        // Read-only: readable, not writable.
+        let g = grants(&p, &cwd.join("vendor/lib/x.rs"));
+        assert!(
+            g.contains(&Grant::Read) && !g.contains(&Grant::Write),
+            "{g:?}"
+        );
+        // Everything else in the project is writable, its files one by one.
+        assert!(grants(&p, &cwd.join("src/main.rs")).contains(&Grant::Write));
+        assert!(grants(&p, &cwd.join("README")).contains(&Grant::Write));
+        assert!(grants(&p, &cwd.join(".git/config")).contains(&Grant::Write));
+        // The project directory itself gets no write rights (they would reach the restricted
+        // paths), nor does a link in it (a rule on a link grants its target).
+        assert!(!grants(&p, &cwd.join("new-file")).contains(&Grant::Write));
+        assert!(!grants(&p, &cwd.join("etclink")).contains(&Grant::Write));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("holds a path [containment] restricts"))
+        );
+        assert!(
+            p.notes.iter().any(|n| n.contains("is not granted")),
+            "{:?}",
+            p.notes
+        );
+        // An entry made in a walked directory makes the profile stale.
+        assert!(!p.is_stale());
+        std::fs::write(cwd.join("new-file"), "n").unwrap();
+        assert!(p.is_stale());
+    }
+
+    #[test]
+    fn a_missing_restriction_grants_as_before_until_it_appears() {
+        let (_dir, home, cwd) = tree();
+        let protect = [cwd.join("secrets").display().to_string()];
+        let p = build(&Inputs {
+            home: &home,
+            state_dir: &home.join(".safeshell"),
+            cwd: &cwd,
+            writable: &[],
+            readable: &[],
+            protect: &protect,
+            read_only: &[],
+        });
+        assert!(grants(&p, &cwd.join("new-file")).contains(&Grant::Write));
+        assert!(
+            p.notes.iter().any(|n| n.contains("does not exist")),
+            "{:?}",
+            p.notes
+        );
+        assert!(!p.is_stale());
+        std::fs::create_dir(cwd.join("secrets")).unwrap();
+        assert!(
+            p.is_stale(),
+            "creating the restricted path must rebuild the profile"
+        );
     }
 
     #[test]
@@ -515,6 +747,8 @@ mod tests {
                 cwd: &cwd,
                 writable: &[],
                 readable: &[],
+                protect: &[],
+                read_only: &[],
             });
             assert_eq!(p.project, None, "{}", cwd.display());
         }
